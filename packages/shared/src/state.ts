@@ -1,0 +1,143 @@
+import type { Redis } from 'ioredis';
+import { safeKey } from './ids.js';
+
+/**
+ * Where a session's worker stands.
+ * - `provisioning`: a spawner is creating or starting its VM.
+ * - `running`: the VM runs `ant beta:worker poll`.
+ * - `failed`: provisioning gave up; `error` says why.
+ * - `exited`: the VM is gone (idle exit, lifetime, killed).
+ */
+export const WORKER_STATUSES = ['provisioning', 'running', 'failed', 'exited'] as const;
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
+
+export interface WorkerState {
+  sessionId: string;
+  status: WorkerStatus;
+  vmId?: string;
+  error?: string;
+  /** The spawn job that made this worker. */
+  jobId?: string;
+  /** Provision attempts the job has started. */
+  attempts?: number;
+  /** When this worker's provisioning began (ms since epoch). */
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Transition {
+  status: WorkerStatus;
+  at: number;
+  reason: string;
+}
+
+export interface StateChange {
+  status: WorkerStatus;
+  reason: string;
+  vmId?: string;
+  error?: string;
+  jobId?: string;
+  attempts?: number;
+}
+
+const HISTORY_LIMIT = 50;
+
+/**
+ * Worker state in Redis, one hash per session plus an index by last update and a capped list of
+ * transitions. Keys use hashes of session ids, never the raw ids. Holds no credential, ever.
+ */
+export class WorkerStateStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private workerKey(sessionId: string): string {
+    return `${this.keyPrefix}:worker:${safeKey(sessionId)}`;
+  }
+
+  private historyKey(sessionId: string): string {
+    return `${this.workerKey(sessionId)}:history`;
+  }
+
+  private get indexKey(): string {
+    return `${this.keyPrefix}:workers`;
+  }
+
+  /**
+   * Starts a new worker record for the session, replacing the previous one's fields (its
+   * transitions stay in the history).
+   */
+  async begin(sessionId: string, change: StateChange): Promise<void> {
+    const at = this.now();
+    const key = this.workerKey(sessionId);
+    await this.redis
+      .multi()
+      .del(key)
+      .hset(key, { session_id: sessionId, created_at: at, ...fieldsOf(change, at) })
+      .zadd(this.indexKey, at, sessionId)
+      .lpush(this.historyKey(sessionId), JSON.stringify({ status: change.status, at, reason: change.reason }))
+      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
+      .exec();
+  }
+
+  /** Records a transition of the session's current worker. */
+  async transition(sessionId: string, change: StateChange): Promise<void> {
+    const at = this.now();
+    const key = this.workerKey(sessionId);
+    const multi = this.redis.multi().hset(key, { session_id: sessionId, ...fieldsOf(change, at) });
+    if (change.status !== 'failed') multi.hdel(key, 'error');
+    await multi
+      .hsetnx(key, 'created_at', at)
+      .zadd(this.indexKey, at, sessionId)
+      .lpush(this.historyKey(sessionId), JSON.stringify({ status: change.status, at, reason: change.reason }))
+      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
+      .exec();
+  }
+
+  async get(sessionId: string): Promise<WorkerState | undefined> {
+    return parseState(await this.redis.hgetall(this.workerKey(sessionId)));
+  }
+
+  async history(sessionId: string): Promise<Transition[]> {
+    const raw = await this.redis.lrange(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1);
+    return raw.map((line) => JSON.parse(line) as Transition).reverse();
+  }
+
+  /** The most recently updated workers first. */
+  async list(limit = 200): Promise<WorkerState[]> {
+    const sessionIds = await this.redis.zrevrange(this.indexKey, 0, limit - 1);
+    if (sessionIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of sessionIds) pipeline.hgetall(this.workerKey(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results
+      .map(([, fields]) => parseState(fields as Record<string, string>))
+      .filter((state): state is WorkerState => state !== undefined);
+  }
+}
+
+function fieldsOf(change: StateChange, at: number): Record<string, string | number> {
+  const fields: Record<string, string | number> = { status: change.status, updated_at: at };
+  if (change.vmId !== undefined) fields.vm_id = change.vmId;
+  if (change.error !== undefined) fields.error = change.error;
+  if (change.jobId !== undefined) fields.job_id = change.jobId;
+  if (change.attempts !== undefined) fields.attempts = change.attempts;
+  return fields;
+}
+
+function parseState(fields: Record<string, string>): WorkerState | undefined {
+  const status = fields.status as WorkerStatus | undefined;
+  if (!fields.session_id || !status) return undefined;
+  return {
+    sessionId: fields.session_id,
+    status,
+    vmId: fields.vm_id,
+    error: fields.error,
+    jobId: fields.job_id,
+    attempts: fields.attempts === undefined ? undefined : Number(fields.attempts),
+    createdAt: Number(fields.created_at ?? fields.updated_at),
+    updatedAt: Number(fields.updated_at),
+  };
+}
