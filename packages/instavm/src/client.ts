@@ -28,7 +28,12 @@ export interface CallOptions {
 type Method = 'GET' | 'POST' | 'DELETE' | 'PATCH';
 
 /** Connection errors that mean no byte of the request reached the provider. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
  * A thin typed client for the InstaVM REST API: `fetch` with a timeout and an abort signal on
@@ -153,11 +158,13 @@ async function readBody(response: Response, method: string, path: string): Promi
 
 function transportError(method: string, path: string, error: unknown): InstaVmTransportError {
   const name = (error as { name?: string }).name;
-  if (name === 'TimeoutError') return new InstaVmTransportError(method, path, 'timeout', true, error);
+  if (name === 'TimeoutError')
+    return new InstaVmTransportError(method, path, 'timeout', true, error);
   if (name === 'AbortError') return new InstaVmTransportError(method, path, 'other', true, error);
   const code = (error as { cause?: { code?: string } }).cause?.code ?? '';
   const sent = !NOT_SENT_CODES.has(code);
-  if (code === 'ECONNREFUSED') return new InstaVmTransportError(method, path, 'refused', sent, error);
+  if (code === 'ECONNREFUSED')
+    return new InstaVmTransportError(method, path, 'refused', sent, error);
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return new InstaVmTransportError(method, path, 'dns', sent, error);
   }

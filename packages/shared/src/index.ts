@@ -6,4 +6,6 @@ export * from './logger.js';
 export * from './queue.js';
 export * from './redis.js';
 export * from './secrets.js';
+export * from './spawn-config.js';
 export * from './state.js';
+export * from './timeout.js';

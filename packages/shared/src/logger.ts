@@ -1,7 +1,7 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import { SECRET_PATTERNS, secretForms } from './secrets.js';
 
-export type { Logger } from 'pino';
+export type { DestinationStream, Logger } from 'pino';
 
 export interface LoggerSettings {
   /** Component name, written as `name` on every line. */

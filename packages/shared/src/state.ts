@@ -77,7 +77,10 @@ export class WorkerStateStore {
       .del(key)
       .hset(key, { session_id: sessionId, created_at: at, ...fieldsOf(change, at) })
       .zadd(this.indexKey, at, sessionId)
-      .lpush(this.historyKey(sessionId), JSON.stringify({ status: change.status, at, reason: change.reason }))
+      .lpush(
+        this.historyKey(sessionId),
+        JSON.stringify({ status: change.status, at, reason: change.reason }),
+      )
       .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
       .exec();
   }
@@ -91,7 +94,10 @@ export class WorkerStateStore {
     await multi
       .hsetnx(key, 'created_at', at)
       .zadd(this.indexKey, at, sessionId)
-      .lpush(this.historyKey(sessionId), JSON.stringify({ status: change.status, at, reason: change.reason }))
+      .lpush(
+        this.historyKey(sessionId),
+        JSON.stringify({ status: change.status, at, reason: change.reason }),
+      )
       .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
       .exec();
   }

@@ -1,0 +1,60 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createRedis,
+  type Logger,
+  queuePrefix,
+  SPAWN_QUEUE,
+  WorkerStateStore,
+} from '@cma-fleet/shared';
+import { Queue } from 'bullmq';
+import { createIngressApp } from './app.js';
+import type { IngressConfig } from './config.js';
+
+export interface RunningIngress {
+  url: string;
+  server: Server;
+  queue: Queue;
+  close(): Promise<void>;
+}
+
+/** Connects to Redis, builds the app and listens. Used by `main.ts` and by tests in-process. */
+export async function startIngress(config: IngressConfig, logger: Logger): Promise<RunningIngress> {
+  const redis = createRedis(config.REDIS_URL, 'request');
+  const queue = new Queue(SPAWN_QUEUE, {
+    connection: redis,
+    prefix: queuePrefix(config.REDIS_KEY_PREFIX),
+  });
+  queue.on('error', (error) => logger.debug({ err: error }, 'queue connection error'));
+  const store = new WorkerStateStore(redis, queuePrefix(config.REDIS_KEY_PREFIX));
+  const app = createIngressApp({
+    signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,
+    queue,
+    redis,
+    store,
+    jobSettings: { attempts: config.SPAWN_ATTEMPTS, backoffMs: config.SPAWN_BACKOFF_MS },
+    logger,
+  });
+
+  const server = app.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST;
+
+  return {
+    url: `http://${host}:${port}`,
+    server,
+    queue,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await queue.close().catch(() => {});
+      redis.disconnect();
+    },
+  };
+}

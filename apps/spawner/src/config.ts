@@ -1,0 +1,90 @@
+import {
+  commonEnv,
+  envInt,
+  envList,
+  looksLikeAnthropicKey,
+  optionalString,
+  parseEnv,
+} from '@cma-fleet/shared';
+import { z } from 'zod';
+
+/** What the worker VM receives as its environment key: a placeholder the vault swaps at egress. */
+export const DEFAULT_KEY_PLACEHOLDER = 'ANTHROPIC_ENV_KEY';
+
+const VCPU_COUNTS = [1, 2, 4, 6, 8];
+
+const placeholderKey = optionalString.transform((value, ctx) => {
+  const placeholder = value ?? DEFAULT_KEY_PLACEHOLDER;
+  if (looksLikeAnthropicKey(placeholder)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'holds a real Anthropic key (sk-ant-...). Worker VMs must only get a placeholder: put the ' +
+        'real key in an InstaVM vault bound to api.anthropic.com, list the vault in ' +
+        `INSTAVM_VAULT_IDS, and set this to the placeholder (default ${DEFAULT_KEY_PLACEHOLDER})`,
+    });
+    return z.NEVER;
+  }
+  return placeholder;
+});
+
+export const spawnerEnv = commonEnv.extend({
+  ANTHROPIC_ENVIRONMENT_ID: optionalString.pipe(
+    z.string({ error: 'set it to the self-hosted environment id (env_...) from the Console' }),
+  ),
+  ANTHROPIC_ENVIRONMENT_KEY: placeholderKey,
+  /** The API the worker talks to; its host is the one egress always allows. */
+  ANTHROPIC_BASE_URL: optionalString.pipe(
+    z
+      .url({ error: 'must be a URL, e.g. https://api.anthropic.com' })
+      .default('https://api.anthropic.com'),
+  ),
+  INSTAVM_API_KEY: optionalString.pipe(
+    z.string({ error: 'set it to your InstaVM API key (instavm_sk_...)' }),
+  ),
+  INSTAVM_API_URL: optionalString.pipe(
+    z
+      .url({ error: 'must be a URL, e.g. https://api.instavm.io' })
+      .default('https://api.instavm.io'),
+  ),
+  INSTAVM_TIMEOUT_MS: envInt(30_000, 100, 600_000),
+  INSTAVM_VAULT_IDS: envList,
+  WORKER_MEMORY_MB: envInt(2048, 128, 8192),
+  WORKER_VCPU: envInt(2, 1, 8).refine((n) => VCPU_COUNTS.includes(n), {
+    error: `must be one of ${VCPU_COUNTS.join(', ')}`,
+  }),
+  WORKER_WORKDIR: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\/[A-Za-z0-9._/-]*$/, { error: 'must be an absolute path' })
+      .default('/workspace'),
+  ),
+  WORKER_MAX_IDLE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+(ms|s|m|h)?$/, { error: 'must be a duration such as 30s, 5m or 0 (never)' })
+      .default('30s'),
+  ),
+  WORKER_LIFETIME_SECONDS: envInt(3600, 20, 86_400),
+  WORKER_EGRESS_DOMAINS: envList.pipe(
+    z.array(
+      z.string().regex(/^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, {
+        error: 'each entry must be a host name such as pypi.org or *.example.com',
+      }),
+    ),
+  ),
+  WORKER_SNAPSHOT_ID: optionalString,
+  ANT_VERSION: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/, { error: 'must be a version such as 1.12.0' })
+      .default('1.12.0'),
+  ),
+  SPAWNER_CONCURRENCY: envInt(10, 1, 1000),
+});
+
+export type SpawnerConfig = z.infer<typeof spawnerEnv>;
+
+export function loadSpawnerConfig(env: Record<string, string | undefined> = process.env) {
+  return parseEnv(spawnerEnv, env);
+}

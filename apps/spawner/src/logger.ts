@@ -1,0 +1,15 @@
+import { createLogger, type DestinationStream, type Logger } from '@cma-fleet/shared';
+import type { SpawnerConfig } from './config.js';
+
+/** The spawner's logger, scrubbing the secrets this process holds. */
+export function createSpawnerLogger(
+  config: SpawnerConfig,
+  destination?: DestinationStream,
+): Logger {
+  return createLogger({
+    name: 'spawner',
+    level: config.LOG_LEVEL,
+    secrets: [config.INSTAVM_API_KEY],
+    destination,
+  });
+}

@@ -1,0 +1,38 @@
+import { loadConfigOrExit } from '@cma-fleet/shared';
+import { loadSpawnerConfig } from './config.js';
+import { createSpawnerLogger } from './logger.js';
+import { startSpawner } from './spawner.js';
+
+const config = loadConfigOrExit(() => loadSpawnerConfig());
+const logger = createSpawnerLogger(config);
+
+const spawner = startSpawner(config, logger);
+logger.info(
+  {
+    provider: spawner.provider.name,
+    instavm_api_url: config.INSTAVM_API_URL,
+    concurrency: config.SPAWNER_CONCURRENCY,
+    worker: {
+      memory_mb: config.WORKER_MEMORY_MB,
+      vcpu: config.WORKER_VCPU,
+      lifetime_seconds: config.WORKER_LIFETIME_SECONDS,
+      max_idle: config.WORKER_MAX_IDLE,
+      snapshot: config.WORKER_SNAPSHOT_ID ?? null,
+      egress_domains: config.WORKER_EGRESS_DOMAINS,
+    },
+  },
+  'spawner consuming',
+);
+
+let closing = false;
+async function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  logger.info({ signal }, 'spawner shutting down');
+  const deadline = setTimeout(() => process.exit(1), 30_000);
+  deadline.unref();
+  await spawner.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

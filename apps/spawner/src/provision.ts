@@ -1,0 +1,204 @@
+import {
+  type Logger,
+  type SpawnJob,
+  spawnJobSchema,
+  toError,
+  type WorkerStateStore,
+} from '@cma-fleet/shared';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { WorkerMachine, WorkerProvider } from './providers/provider.js';
+import { decideRetry, type ProvisionStep } from './retry-policy.js';
+
+export interface ProvisionDeps {
+  provider: WorkerProvider;
+  store: WorkerStateStore;
+  logger: Logger;
+  /** The worker's environment for a session: ids and placeholders only. */
+  workerEnv: (sessionId: string) => Record<string, string>;
+}
+
+export type ProvisionOutcome = 'spawned' | 'adopted' | 'covered';
+
+export interface ProvisionResult {
+  outcome: ProvisionOutcome;
+  vmId: string;
+}
+
+/** Tracks which step is running, so a failure can be judged by where it happened. */
+interface Progress {
+  step: ProvisionStep;
+  machine?: WorkerMachine;
+}
+
+/**
+ * Provisions one worker for a spawn job. Idempotent: a retry (after an error, a crash or a
+ * stall) first adopts the VM an earlier attempt of the same job made, and a session whose
+ * worker is still alive needs no new VM at all.
+ */
+export async function provisionWorker(job: Job, deps: ProvisionDeps, signal?: AbortSignal) {
+  const parsed = spawnJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`);
+  const data = parsed.data;
+  const attempt = job.attemptsMade + 1;
+  const attempts = job.opts.attempts ?? 1;
+  const log = deps.logger.child({
+    session_id: data.sessionId,
+    webhook_id: data.webhookId,
+    job_id: job.id,
+    attempt: `${attempt} of ${attempts}`,
+  });
+  const progress: Progress = { step: 'other' };
+  const started = performance.now();
+  try {
+    const result = await provision(job, data, deps, progress, signal);
+    log.info(
+      { outcome: result.outcome, vm_id: result.vmId, ms: Math.round(performance.now() - started) },
+      'provision finished',
+    );
+    return result;
+  } catch (thrown) {
+    throw await recordFailure(thrown, { job, data, deps, progress, attempt, attempts, log });
+  }
+}
+
+async function provision(
+  job: Job,
+  data: SpawnJob,
+  deps: ProvisionDeps,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<ProvisionResult> {
+  const { provider, store } = deps;
+  const jobId = String(job.id);
+  const current = await store.get(data.sessionId);
+
+  if (current?.vmId && current.jobId !== jobId) {
+    const previous = await provider.get(current.vmId, signal);
+    if (previous?.alive && current.status === 'running') {
+      return { outcome: 'covered', vmId: previous.id };
+    }
+    if (previous?.alive) {
+      // A VM from a job that gave up part-way: it runs no worker, and the session must never
+      // have two VMs of ours.
+      await provider.kill(previous.id, signal);
+    }
+    if (current.status === 'running' || current.status === 'provisioning') {
+      await store.transition(data.sessionId, {
+        status: 'exited',
+        reason: 'VM gone before the next run',
+      });
+    }
+  }
+
+  let machine = await findEarlierAttempt(
+    job,
+    current?.jobId === jobId ? current.vmId : undefined,
+    deps,
+    signal,
+  );
+  const adopted = machine !== undefined;
+  if (machine) {
+    await store.transition(data.sessionId, {
+      status: 'provisioning',
+      vmId: machine.id,
+      jobId,
+      attempts: job.attemptsStarted,
+      reason: 'adopted the VM of an earlier attempt',
+    });
+  } else {
+    await store.begin(data.sessionId, {
+      status: 'provisioning',
+      jobId,
+      attempts: job.attemptsStarted,
+      reason: `spawn requested (${data.reason})`,
+    });
+    progress.step = 'create';
+    machine = await provider.create(
+      { sessionId: data.sessionId, jobTag: jobId, env: deps.workerEnv(data.sessionId) },
+      signal,
+    );
+    progress.step = 'other';
+    await store.transition(data.sessionId, {
+      status: 'provisioning',
+      vmId: machine.id,
+      reason: 'VM created',
+    });
+  }
+  progress.machine = machine;
+
+  await provider.prepare(machine, signal);
+  await provider.applyEgress(machine, signal);
+  await provider.startWorker(machine, signal);
+  await store.transition(data.sessionId, {
+    status: 'running',
+    vmId: machine.id,
+    attempts: job.attemptsStarted,
+    reason: 'worker started',
+  });
+  return { outcome: adopted ? 'adopted' : 'spawned', vmId: machine.id };
+}
+
+/**
+ * The live VM an earlier attempt of this job created: by the id it recorded, else (when an
+ * attempt may have died between the create call and the state write) by the job tag on the VM.
+ */
+async function findEarlierAttempt(
+  job: Job,
+  recordedVmId: string | undefined,
+  deps: ProvisionDeps,
+  signal?: AbortSignal,
+): Promise<WorkerMachine | undefined> {
+  if (recordedVmId) {
+    const recorded = await deps.provider.get(recordedVmId, signal);
+    if (recorded?.alive) return recorded;
+  }
+  if (job.attemptsStarted <= 1) return undefined;
+  return deps.provider.findByJob(String(job.id), signal);
+}
+
+interface FailureContext {
+  job: Job;
+  data: SpawnJob;
+  deps: ProvisionDeps;
+  progress: Progress;
+  attempt: number;
+  attempts: number;
+  log: Logger;
+}
+
+/** Records a failed attempt in the worker state and returns what BullMQ should see thrown. */
+async function recordFailure(thrown: unknown, ctx: FailureContext): Promise<Error> {
+  const error = toError(thrown);
+  if (error instanceof UnrecoverableError) return error;
+  const decision = decideRetry(error, ctx.progress.step);
+  const final = !decision.retry || ctx.attempt >= ctx.attempts;
+  const message = `${decision.cause}: ${error.message}`;
+  const fields = { err: error, cause: decision.cause, vm_may_exist: decision.vmMayExist };
+  if (final) {
+    ctx.log.error(fields, 'provision failed for good');
+    await killQuietly(ctx, ctx.progress.machine);
+  } else {
+    ctx.log.warn(fields, 'provision attempt failed, will retry');
+  }
+  await ctx.deps.store
+    .transition(ctx.data.sessionId, {
+      status: final ? 'failed' : 'provisioning',
+      error: final ? message : undefined,
+      attempts: ctx.job.attemptsStarted,
+      reason: final
+        ? `gave up after attempt ${ctx.attempt}: ${message}`
+        : `attempt ${ctx.attempt} failed: ${message}`,
+    })
+    .catch((stateError) => ctx.log.error({ err: stateError }, 'could not record the failure'));
+  return decision.retry ? error : new UnrecoverableError(message);
+}
+
+/** A VM whose provisioning failed for good runs no worker: do not leave it costing money. */
+async function killQuietly(ctx: FailureContext, machine: WorkerMachine | undefined): Promise<void> {
+  if (!machine) return;
+  try {
+    await ctx.deps.provider.kill(machine.id);
+  } catch (error) {
+    ctx.log.warn({ err: error, vm_id: machine.id }, 'could not kill the VM of a failed provision');
+  }
+}

@@ -1,0 +1,77 @@
+import { InstaVmClient } from '@cma-fleet/instavm';
+import {
+  createRedis,
+  type Logger,
+  queuePrefix,
+  SPAWN_QUEUE,
+  WorkerStateStore,
+} from '@cma-fleet/shared';
+import { Worker } from 'bullmq';
+import type { SpawnerConfig } from './config.js';
+import { InstaVmProvider } from './providers/instavm-provider.js';
+import type { WorkerProvider } from './providers/provider.js';
+import { provisionWorker } from './provision.js';
+
+export interface RunningSpawner {
+  worker: Worker;
+  provider: WorkerProvider;
+  close(): Promise<void>;
+}
+
+/** The environment a worker VM gets: ids and the placeholder key, never a real credential. */
+export function workerEnvFor(config: SpawnerConfig) {
+  return (sessionId: string): Record<string, string> => ({
+    ANTHROPIC_ENVIRONMENT_ID: config.ANTHROPIC_ENVIRONMENT_ID,
+    ANTHROPIC_ENVIRONMENT_KEY: config.ANTHROPIC_ENVIRONMENT_KEY,
+    ANTHROPIC_SESSION_ID: sessionId,
+    ANTHROPIC_BASE_URL: config.ANTHROPIC_BASE_URL,
+  });
+}
+
+export function createInstaVmProvider(config: SpawnerConfig): InstaVmProvider {
+  const client = new InstaVmClient({
+    baseUrl: config.INSTAVM_API_URL,
+    apiKey: config.INSTAVM_API_KEY,
+    timeoutMs: config.INSTAVM_TIMEOUT_MS,
+  });
+  return new InstaVmProvider(client, {
+    fleet: config.REDIS_KEY_PREFIX,
+    memoryMb: config.WORKER_MEMORY_MB,
+    vcpuCount: config.WORKER_VCPU,
+    lifetimeSeconds: config.WORKER_LIFETIME_SECONDS,
+    egressDomains: [new URL(config.ANTHROPIC_BASE_URL).hostname, ...config.WORKER_EGRESS_DOMAINS],
+    snapshotId: config.WORKER_SNAPSHOT_ID,
+    vaultIds: config.INSTAVM_VAULT_IDS,
+    antVersion: config.ANT_VERSION,
+    command: { workdir: config.WORKER_WORKDIR, maxIdle: config.WORKER_MAX_IDLE },
+  });
+}
+
+/** Starts consuming the spawn queue. Used by `main.ts` and by tests in-process. */
+export function startSpawner(config: SpawnerConfig, logger: Logger): RunningSpawner {
+  const connection = createRedis(config.REDIS_URL, 'worker');
+  const prefix = queuePrefix(config.REDIS_KEY_PREFIX);
+  const store = new WorkerStateStore(connection, prefix);
+  const provider = createInstaVmProvider(config);
+  const deps = { provider, store, logger, workerEnv: workerEnvFor(config) };
+
+  const worker = new Worker(
+    SPAWN_QUEUE,
+    (job, _token, signal) => provisionWorker(job, deps, signal),
+    {
+      connection,
+      prefix,
+      concurrency: config.SPAWNER_CONCURRENCY,
+    },
+  );
+  worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
+
+  return {
+    worker,
+    provider,
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { type FakeInstaVm, startFakeInstaVm } from '@cma-fleet/fake-instavm';
+import {
+  createIngressLogger,
+  loadIngressConfig,
+  type RunningIngress,
+  startIngress,
+} from '@cma-fleet/ingress';
+import {
+  createSpawnerLogger,
+  loadSpawnerConfig,
+  type RunningSpawner,
+  startSpawner,
+} from '@cma-fleet/spawner';
+import { captureLines } from './capture.js';
+import { startTestRedis, type TestRedis } from './redis.js';
+import { newSigningKey } from './sign.js';
+
+/** Credentials shaped like real ones, so a leak of any of them is recognisable. */
+export function realLookingSecrets() {
+  return {
+    signingKey: newSigningKey(),
+    instavmApiKey: `instavm_sk_${randomBytes(24).toString('hex')}`,
+    environmentKey: `sk-ant-oat01-${randomBytes(32).toString('base64url')}`,
+    apiKey: `sk-ant-api03-${randomBytes(32).toString('base64url')}`,
+  };
+}
+
+export interface TestFleet {
+  redis: TestRedis;
+  fake: FakeInstaVm;
+  ingress: RunningIngress;
+  spawner: RunningSpawner;
+  secrets: ReturnType<typeof realLookingSecrets>;
+  logs: string[];
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A whole fleet in this process: a real Redis, the fake InstaVM over HTTP, the real ingress and
+ * the real spawner, configured through the same environment parsing as `main.ts`.
+ */
+export async function startTestFleet(extraEnv: Record<string, string> = {}): Promise<TestFleet> {
+  const secrets = realLookingSecrets();
+  const redis = await startTestRedis();
+  const fake = await startFakeInstaVm({ apiKey: secrets.instavmApiKey });
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: 'e2e',
+    LOG_LEVEL: 'debug',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ANTHROPIC_WEBHOOK_SIGNING_KEY: secrets.signingKey,
+    ANTHROPIC_ENVIRONMENT_ID: 'env_01e2etest',
+    INSTAVM_API_KEY: secrets.instavmApiKey,
+    INSTAVM_API_URL: fake.url,
+    WORKER_EGRESS_DOMAINS: 'pypi.org,files.pythonhosted.org',
+    WORKER_LIFETIME_SECONDS: '7200',
+    SPAWN_BACKOFF_MS: '50',
+    // The control plane holds the organisation key; it must never reach a worker.
+    ANTHROPIC_API_KEY: secrets.apiKey,
+    ...extraEnv,
+  };
+  const logs = captureLines();
+  const ingressConfig = loadIngressConfig(env);
+  const spawnerConfig = loadSpawnerConfig(env);
+  const ingress = await startIngress(ingressConfig, createIngressLogger(ingressConfig, logs));
+  const spawner = startSpawner(spawnerConfig, createSpawnerLogger(spawnerConfig, logs));
+  return {
+    redis,
+    fake,
+    ingress,
+    spawner,
+    secrets,
+    logs: logs.lines,
+    env,
+    async close() {
+      await spawner.close();
+      await ingress.close();
+      await fake.close();
+      await redis.close();
+    },
+  };
+}
