@@ -1,6 +1,7 @@
 import type { Logger, SpawnJobSettings } from '@cma-fleet/shared';
 import type { Queue } from 'bullmq';
 import express, { type Request, type Response, Router } from 'express';
+import type { Redis } from 'ioredis';
 import { classifyEvent } from './events.js';
 import { scheduleSpawn } from './schedule.js';
 import { createVerifier } from './verify.js';
@@ -9,6 +10,8 @@ export interface WebhookDeps {
   /** Undefined when no key is configured: every delivery then gets 503 (fail closed). */
   signingKey: string | undefined;
   queue: Queue;
+  /** The queue's connection, checked before each add. */
+  redis: Redis;
   jobSettings: SpawnJobSettings;
   logger: Logger;
 }
@@ -71,6 +74,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     try {
       const jobId = await scheduleSpawn(
         deps.queue,
+        deps.redis,
         {
           sessionId,
           webhookId: verified.delivery.webhookId,
