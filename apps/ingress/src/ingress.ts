@@ -6,6 +6,7 @@ import {
   queuePrefix,
   SPAWN_QUEUE,
   WorkerStateStore,
+  waitForRedis,
 } from '@cma-fleet/shared';
 import { Queue } from 'bullmq';
 import { createIngressApp } from './app.js';
@@ -21,6 +22,11 @@ export interface RunningIngress {
 /** Connects to Redis, builds the app and listens. Used by `main.ts` and by tests in-process. */
 export async function startIngress(config: IngressConfig, logger: Logger): Promise<RunningIngress> {
   const redis = createRedis(config.REDIS_URL, 'request');
+  // Give Redis a moment so the first deliveries are not refused needlessly; start anyway if it
+  // is down (deliveries get 503 until it answers).
+  await waitForRedis(redis, 5000).catch(() =>
+    logger.warn('Redis not reachable at start-up; deliveries get 503 until it is'),
+  );
   const queue = new Queue(SPAWN_QUEUE, {
     connection: redis,
     prefix: queuePrefix(config.REDIS_KEY_PREFIX),

@@ -144,7 +144,17 @@ export class InstaVmClient {
     if (!response.ok) {
       throw new InstaVmHttpError(method, path, response.status, text, retryAfterMs(response));
     }
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    return parseJson<T>(text, method, path, response.status);
+  }
+}
+
+/** A 2xx that is not JSON (a proxy's page, say) is a provider failure, not a SyntaxError. */
+function parseJson<T>(text: string, method: string, path: string, status: number): T {
+  if (text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new InstaVmHttpError(method, path, status, `not JSON: ${text}`, undefined);
   }
 }
 
