@@ -102,6 +102,24 @@ describe('POST /webhook', () => {
     expect(((await response.json()) as { error: string }).error).toMatch(/data\.id/);
   });
 
+  it('answers a retried delivery with duplicate and enqueues nothing more', async () => {
+    const body = runStartedEvent('whe_retried', 'sesn_retried');
+    const first = await post(ingress, body, signedHeaders(signingKey, 'whe_retried', body));
+    expect(await first.json()).toEqual({ ok: true, scheduled: 'sesn_retried' });
+    const count = await queue.count();
+    // Anthropic re-stamps the timestamp on a retry; the webhook-id stays.
+    const retryHeaders = signedHeaders(
+      signingKey,
+      'whe_retried',
+      body,
+      Math.floor(Date.now() / 1000) + 5,
+    );
+    const retry = await post(ingress, body, retryHeaders);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual({ ok: true, duplicate: true });
+    expect(await queue.count()).toBe(count);
+  });
+
   it('never redirects, even for a trailing slash', async () => {
     const body = runStartedEvent('whe_slash', 'sesn_slash');
     const response = await fetch(`${ingress.url}/webhook/`, {

@@ -1,22 +1,14 @@
-import {
-  type Logger,
-  type SpawnJobSettings,
-  type WorkerStateStore,
-  withTimeout,
-} from '@cma-fleet/shared';
-import type { Queue } from 'bullmq';
+import { type Logger, type WorkerStateStore, withTimeout } from '@cma-fleet/shared';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { Scheduler } from './schedule.js';
 import { renderStatusPage } from './status-page.js';
 import { webhookRouter } from './webhook.js';
 import { listWorkerViews } from './workers-view.js';
 
 export interface IngressDeps {
   signingKey: string | undefined;
-  queue: Queue;
-  redis: Redis;
+  scheduler: Scheduler;
   store: WorkerStateStore;
-  jobSettings: SpawnJobSettings;
   logger: Logger;
 }
 
@@ -30,7 +22,7 @@ export function createIngressApp(deps: IngressDeps): Express {
 
   app.get('/health', async (_req, res) => {
     try {
-      await withTimeout(deps.redis.ping(), 1000, 'Redis PING');
+      await withTimeout(deps.scheduler.redis.ping(), 1000, 'Redis PING');
       res.json({ ok: true });
     } catch {
       res.status(503).json({ ok: false, error: 'Redis unreachable' });
@@ -46,7 +38,7 @@ export function createIngressApp(deps: IngressDeps): Express {
     const data = await readOr503(res, () =>
       Promise.all([
         listWorkerViews(deps.store),
-        deps.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed'),
+        deps.scheduler.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed'),
       ]),
     );
     if (!data) return;

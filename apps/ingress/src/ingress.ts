@@ -11,6 +11,7 @@ import {
 import { Queue } from 'bullmq';
 import { createIngressApp } from './app.js';
 import type { IngressConfig } from './config.js';
+import { DeliveryMarks } from './delivery-marks.js';
 
 export interface RunningIngress {
   url: string;
@@ -27,18 +28,20 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
   await waitForRedis(redis, 5000).catch(() =>
     logger.warn('Redis not reachable at start-up; deliveries get 503 until it is'),
   );
-  const queue = new Queue(SPAWN_QUEUE, {
-    connection: redis,
-    prefix: queuePrefix(config.REDIS_KEY_PREFIX),
-  });
+  const prefix = queuePrefix(config.REDIS_KEY_PREFIX);
+  const queue = new Queue(SPAWN_QUEUE, { connection: redis, prefix });
   queue.on('error', (error) => logger.debug({ err: error }, 'queue connection error'));
-  const store = new WorkerStateStore(redis, queuePrefix(config.REDIS_KEY_PREFIX));
-  const app = createIngressApp({
-    signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,
+  const store = new WorkerStateStore(redis, prefix);
+  const scheduler = {
     queue,
     redis,
-    store,
+    marks: new DeliveryMarks(redis, prefix),
     jobSettings: { attempts: config.SPAWN_ATTEMPTS, backoffMs: config.SPAWN_BACKOFF_MS },
+  };
+  const app = createIngressApp({
+    signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,
+    scheduler,
+    store,
     logger,
   });
 

@@ -1,34 +1,54 @@
 import {
   SPAWN_JOB_NAME,
-  type SpawnJob,
   type SpawnJobSettings,
   spawnJobOptions,
   withTimeout,
 } from '@cma-fleet/shared';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { DeliveryMarks } from './delivery-marks.js';
 
 /** How long a delivery may wait on Redis before we answer 503 and let Anthropic retry. */
 export const ENQUEUE_TIMEOUT_MS = 800;
 
+export interface Scheduler {
+  queue: Queue;
+  /** The queue's connection, checked before each delivery. */
+  redis: Redis;
+  marks: DeliveryMarks;
+  jobSettings: SpawnJobSettings;
+}
+
+export type RunAcceptance = { duplicate: true } | { duplicate: false; jobId: string | undefined };
+
 /**
- * Adds a spawn job and resolves only once Redis holds it; rejects (and the delivery is answered
- * 503) when Redis is unreachable or slow. A job added after its deadline is harmless: the retry
- * collapses into it through the session's deduplication.
+ * Accepts a verified run-started delivery: a delivery already scheduled is a duplicate; anything
+ * else adds a spawn job, and resolves only once Redis holds it. Rejects (the delivery is then
+ * answered 503) when Redis is unreachable or slow. Bursts for one session collapse into one job
+ * through the queue contract's deduplication.
  */
-export async function scheduleSpawn(
-  queue: Queue,
-  redis: Redis,
-  job: SpawnJob,
-  settings: SpawnJobSettings,
-): Promise<string | undefined> {
+export async function acceptRun(
+  scheduler: Scheduler,
+  webhookId: string,
+  sessionId: string,
+  receivedAt: number,
+): Promise<RunAcceptance> {
   // BullMQ waits for a lost connection to come back before it sends anything; refuse at once
   // instead, so a refused delivery cannot turn into a job minutes later.
-  if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
-  const added = await withTimeout(
-    queue.add(SPAWN_JOB_NAME, job, spawnJobOptions(job.sessionId, settings)),
-    ENQUEUE_TIMEOUT_MS,
-    'adding the spawn job',
-  );
-  return added.id;
+  if (scheduler.redis.status !== 'ready') {
+    throw new Error(`Redis connection is ${scheduler.redis.status}`);
+  }
+  return withTimeout(schedule(), ENQUEUE_TIMEOUT_MS, 'scheduling the spawn');
+
+  async function schedule(): Promise<RunAcceptance> {
+    const claim = await scheduler.marks.claim(webhookId);
+    if (claim === 'done') return { duplicate: true };
+    const job = await scheduler.queue.add(
+      SPAWN_JOB_NAME,
+      { sessionId, webhookId, receivedAt, reason: 'webhook' },
+      spawnJobOptions(sessionId, scheduler.jobSettings),
+    );
+    scheduler.marks.markDone(webhookId);
+    return { duplicate: false, jobId: job.id };
+  }
 }

@@ -1,18 +1,13 @@
-import type { Logger, SpawnJobSettings } from '@cma-fleet/shared';
-import type { Queue } from 'bullmq';
+import type { Logger } from '@cma-fleet/shared';
 import express, { type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { classifyEvent } from './events.js';
-import { scheduleSpawn } from './schedule.js';
+import { acceptRun, type Scheduler } from './schedule.js';
 import { createVerifier } from './verify.js';
 
 export interface WebhookDeps {
   /** Undefined when no key is configured: every delivery then gets 503 (fail closed). */
   signingKey: string | undefined;
-  queue: Queue;
-  /** The queue's connection, checked before each add. */
-  redis: Redis;
-  jobSettings: SpawnJobSettings;
+  scheduler: Scheduler;
   logger: Logger;
 }
 
@@ -20,7 +15,7 @@ export interface WebhookDeps {
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** What happened to a delivery, as logged and counted. */
-type Outcome = 'scheduled' | 'ignored' | 'rejected' | 'unavailable';
+type Outcome = 'scheduled' | 'duplicate' | 'ignored' | 'rejected' | 'unavailable';
 
 /**
  * `POST /webhook`: read the raw bytes (any content type), verify, then either schedule a spawn
@@ -33,6 +28,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
 
   router.post('/webhook', rawBody, async (req: Request, res: Response) => {
     const started = performance.now();
+    const receivedAt = Date.now();
     const webhookId = req.get('webhook-id');
     const log = deps.logger.child({ webhook_id: webhookId });
     const answer = (status: number, body: object, outcome: Outcome, fields: object = {}) => {
@@ -71,22 +67,22 @@ export function webhookRouter(deps: WebhookDeps): Router {
     }
 
     const sessionId = action.sessionId;
+    const fields = { session_id: sessionId };
     try {
-      const jobId = await scheduleSpawn(
-        deps.queue,
-        deps.redis,
-        {
-          sessionId,
-          webhookId: verified.delivery.webhookId,
-          receivedAt: Date.now(),
-          reason: 'webhook',
-        },
-        deps.jobSettings,
+      const accepted = await acceptRun(
+        deps.scheduler,
+        verified.delivery.webhookId,
+        sessionId,
+        receivedAt,
       );
-      answer(200, { ok: true, scheduled: sessionId }, 'scheduled', {
-        session_id: sessionId,
-        job_id: jobId,
-      });
+      if (accepted.duplicate) {
+        answer(200, { ok: true, duplicate: true }, 'duplicate', fields);
+      } else {
+        answer(200, { ok: true, scheduled: sessionId }, 'scheduled', {
+          ...fields,
+          job_id: accepted.jobId,
+        });
+      }
     } catch (error) {
       answer(503, { error: 'queue unavailable, retry later' }, 'unavailable', {
         session_id: sessionId,
