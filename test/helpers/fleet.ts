@@ -30,7 +30,12 @@ export interface TestFleet {
   redis: TestRedis;
   fake: FakeInstaVm;
   ingress: RunningIngress;
+  /** The first spawner. */
   spawner: RunningSpawner;
+  /** Every spawner started, crashed ones included. */
+  spawners: RunningSpawner[];
+  /** Starts one more spawner replica in this process. */
+  addSpawner(): RunningSpawner;
   secrets: ReturnType<typeof realLookingSecrets>;
   logs: string[];
   env: Record<string, string>;
@@ -66,17 +71,25 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
   const ingressConfig = loadIngressConfig(env);
   const spawnerConfig = loadSpawnerConfig(env);
   const ingress = await startIngress(ingressConfig, createIngressLogger(ingressConfig, logs));
-  const spawner = startSpawner(spawnerConfig, createSpawnerLogger(spawnerConfig, logs));
+  const spawners: RunningSpawner[] = [];
+  const addSpawner = () => {
+    const spawner = startSpawner(spawnerConfig, createSpawnerLogger(spawnerConfig, logs));
+    spawners.push(spawner);
+    return spawner;
+  };
+  const spawner = addSpawner();
   return {
     redis,
     fake,
     ingress,
     spawner,
+    spawners,
+    addSpawner,
     secrets,
     logs: logs.lines,
     env,
     async close() {
-      await spawner.close();
+      await Promise.all(spawners.map((s) => s.close().catch(() => {})));
       await ingress.close();
       await fake.close();
       await redis.close();

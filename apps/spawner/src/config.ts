@@ -81,6 +81,13 @@ export const spawnerEnv = commonEnv.extend({
       .default('1.12.0'),
   ),
   SPAWNER_CONCURRENCY: envInt(10, 1, 1000),
+  /**
+   * How long a spawner holds a job without renewing its lock; a spawner that died mid-provision
+   * is noticed this long after, and another replica resumes (and adopts) its job.
+   */
+  SPAWNER_LOCK_MS: envInt(30_000, 500, 600_000),
+  /** How often one job may be caught with a dead spawner before it fails for good. */
+  SPAWNER_MAX_STALLS: envInt(3, 1, 100),
 });
 
 export type SpawnerConfig = z.infer<typeof spawnerEnv>;

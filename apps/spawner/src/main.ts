@@ -1,12 +1,13 @@
 import { loadConfigOrExit } from '@cma-fleet/shared';
 import { loadSpawnerConfig } from './config.js';
 import { createSpawnerLogger } from './logger.js';
+import { CHECKPOINTS, type Checkpoint } from './provision.js';
 import { startSpawner } from './spawner.js';
 
 const config = loadConfigOrExit(() => loadSpawnerConfig());
 const logger = createSpawnerLogger(config);
 
-const spawner = startSpawner(config, logger);
+const spawner = startSpawner(config, logger, { checkpoint: crashHookFromEnv() });
 logger.info(
   {
     provider: spawner.provider.name,
@@ -36,3 +37,19 @@ async function shutdown(signal: string) {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+/**
+ * A test hook: CMA_TEST_CRASH_AT=<checkpoint> makes this process kill itself (SIGKILL, no
+ * clean-up) when a provision reaches that point, to prove another replica finishes the job.
+ */
+function crashHookFromEnv(): ((step: Checkpoint) => void) | undefined {
+  const at = process.env.CMA_TEST_CRASH_AT;
+  if (!at) return undefined;
+  if (!(CHECKPOINTS as readonly string[]).includes(at)) {
+    throw new Error(`CMA_TEST_CRASH_AT must be one of ${CHECKPOINTS.join(', ')}`);
+  }
+  logger.warn({ crash_at: at }, 'test hook armed: this spawner will kill itself');
+  return (step) => {
+    if (step === at) process.kill(process.pid, 'SIGKILL');
+  };
+}

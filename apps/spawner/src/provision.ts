@@ -15,7 +15,19 @@ export interface ProvisionDeps {
   logger: Logger;
   /** The worker's environment for a session: ids and placeholders only. */
   workerEnv: (sessionId: string) => Record<string, string>;
+  /** Called as provisioning passes each step; tests use it to crash a spawner at that point. */
+  checkpoint?: (step: Checkpoint) => void;
 }
+
+/** The points between provisioning steps where a spawner can die. */
+export const CHECKPOINTS = [
+  'before-create',
+  'after-create',
+  'after-prepare',
+  'after-egress',
+  'after-start',
+] as const;
+export type Checkpoint = (typeof CHECKPOINTS)[number];
 
 export type ProvisionOutcome = 'spawned' | 'adopted' | 'covered';
 
@@ -57,6 +69,8 @@ export async function provisionWorker(job: Job, deps: ProvisionDeps, signal?: Ab
     );
     return result;
   } catch (thrown) {
+    // A spawner that is going away records nothing: the job's retry will see where it stopped.
+    if (signal?.aborted) throw toError(thrown);
     throw await recordFailure(thrown, { job, data, deps, progress, attempt, attempts, log });
   }
 }
@@ -112,12 +126,14 @@ async function provision(
       attempts: job.attemptsStarted,
       reason: `spawn requested (${data.reason})`,
     });
+    deps.checkpoint?.('before-create');
     progress.step = 'create';
     machine = await provider.create(
       { sessionId: data.sessionId, jobTag: jobId, env: deps.workerEnv(data.sessionId) },
       signal,
     );
     progress.step = 'other';
+    deps.checkpoint?.('after-create');
     await store.transition(data.sessionId, {
       status: 'provisioning',
       vmId: machine.id,
@@ -127,8 +143,11 @@ async function provision(
   progress.machine = machine;
 
   await provider.prepare(machine, signal);
+  deps.checkpoint?.('after-prepare');
   await provider.applyEgress(machine, signal);
+  deps.checkpoint?.('after-egress');
   await provider.startWorker(machine, signal);
+  deps.checkpoint?.('after-start');
   await store.transition(data.sessionId, {
     status: 'running',
     vmId: machine.id,

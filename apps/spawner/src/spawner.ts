@@ -10,12 +10,21 @@ import { Worker } from 'bullmq';
 import type { SpawnerConfig } from './config.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
-import { provisionWorker } from './provision.js';
+import { type ProvisionDeps, provisionWorker } from './provision.js';
 
 export interface RunningSpawner {
   worker: Worker;
   provider: WorkerProvider;
   close(): Promise<void>;
+  /**
+   * Dies as a killed process would, for tests: in-flight provisions stop where they are (their
+   * provider calls are aborted), nothing more is written, and the jobs' locks are left to expire.
+   */
+  crash(): Promise<void>;
+}
+
+export interface SpawnerOptions {
+  checkpoint?: ProvisionDeps['checkpoint'];
 }
 
 /** The environment a worker VM gets: ids and the placeholder key, never a real credential. */
@@ -48,20 +57,35 @@ export function createInstaVmProvider(config: SpawnerConfig): InstaVmProvider {
 }
 
 /** Starts consuming the spawn queue. Used by `main.ts` and by tests in-process. */
-export function startSpawner(config: SpawnerConfig, logger: Logger): RunningSpawner {
+export function startSpawner(
+  config: SpawnerConfig,
+  logger: Logger,
+  options: SpawnerOptions = {},
+): RunningSpawner {
   const connection = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.REDIS_KEY_PREFIX);
   const store = new WorkerStateStore(connection, prefix);
   const provider = createInstaVmProvider(config);
-  const deps = { provider, store, logger, workerEnv: workerEnvFor(config) };
+  const deps: ProvisionDeps = {
+    provider,
+    store,
+    logger,
+    workerEnv: workerEnvFor(config),
+    checkpoint: options.checkpoint,
+  };
+  const life = new AbortController();
 
   const worker = new Worker(
     SPAWN_QUEUE,
-    (job, _token, signal) => provisionWorker(job, deps, signal),
+    (job, _token, signal) =>
+      provisionWorker(job, deps, signal ? AbortSignal.any([signal, life.signal]) : life.signal),
     {
       connection,
       prefix,
       concurrency: config.SPAWNER_CONCURRENCY,
+      lockDuration: config.SPAWNER_LOCK_MS,
+      stalledInterval: Math.max(250, Math.floor(config.SPAWNER_LOCK_MS / 2)),
+      maxStalledCount: config.SPAWNER_MAX_STALLS,
     },
   );
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
@@ -72,6 +96,11 @@ export function startSpawner(config: SpawnerConfig, logger: Logger): RunningSpaw
     async close() {
       await worker.close();
       connection.disconnect();
+    },
+    async crash() {
+      life.abort(new Error('spawner crashed'));
+      connection.disconnect();
+      await worker.close(true).catch(() => {});
     },
   };
 }
