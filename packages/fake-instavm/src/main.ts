@@ -1,7 +1,8 @@
 /**
  * Runs the fake InstaVM as its own process, for local runs and for tests that drive it over
- * the /_fake/ control API. Environment: FAKE_INSTAVM_PORT (default 8100), FAKE_INSTAVM_API_KEY
- * (optional), FAKE_INSTAVM_CREATE_DELAY_MS (default 0).
+ * the /_fake/ control API. Environment: FAKE_INSTAVM_PORT (default 8100), FAKE_INSTAVM_HOST
+ * (default 127.0.0.1; docker compose sets 0.0.0.0), FAKE_INSTAVM_API_KEY (optional),
+ * FAKE_INSTAVM_CREATE_DELAY_MS (default 0).
  */
 import { startFakeInstaVm } from './server.js';
 
@@ -23,6 +24,7 @@ function readDelayMs(value: string | undefined): number {
 
 const fake = await startFakeInstaVm({
   port: readPort(process.env.FAKE_INSTAVM_PORT),
+  host: process.env.FAKE_INSTAVM_HOST || undefined,
   apiKey: process.env.FAKE_INSTAVM_API_KEY || undefined,
   createDelayMs: readDelayMs(process.env.FAKE_INSTAVM_CREATE_DELAY_MS),
 });

@@ -10,11 +10,11 @@ import { RequestLog } from './request-log.js';
 import type { FakeInstaVm, FakeInstaVmOptions, FaultRule } from './types.js';
 import { VmStore } from './vm-store.js';
 
-const HOST = '127.0.0.1';
+const DEFAULT_HOST = '127.0.0.1';
 
 /**
- * Starts a fake InstaVM on 127.0.0.1: real HTTP, so the real client (fetch, timeouts, socket
- * errors) is what gets tested. Resolves once it is listening.
+ * Starts a fake InstaVM (on 127.0.0.1 unless told otherwise): real HTTP, so the real client
+ * (fetch, timeouts, socket errors) is what gets tested. Resolves once it is listening.
  */
 export async function startFakeInstaVm(options: FakeInstaVmOptions = {}): Promise<FakeInstaVm> {
   const now = options.now ?? Date.now;
@@ -53,7 +53,8 @@ export async function startFakeInstaVm(options: FakeInstaVmOptions = {}): Promis
     }),
   });
   const server = createServer(app);
-  const port = await listen(server, options.port ?? 0);
+  const host = options.host ?? DEFAULT_HOST;
+  const port = await listen(server, host, options.port ?? 0);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -67,7 +68,8 @@ export async function startFakeInstaVm(options: FakeInstaVmOptions = {}): Promis
   };
 
   return {
-    url: `http://${HOST}:${port}`,
+    // A wildcard address is not one to connect to; loopback reaches it from this machine.
+    url: `http://${isWildcard(host) ? DEFAULT_HOST : host}:${port}`,
     close,
     requests: controls.requests,
     clearRequests: controls.clearRequests,
@@ -190,10 +192,14 @@ function answerUnexpectedError(closing: AbortSignal) {
   };
 }
 
-function listen(server: Server, port: number): Promise<number> {
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, HOST, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

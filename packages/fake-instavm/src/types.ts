@@ -100,6 +100,8 @@ export interface FaultRule {
 export interface FakeInstaVmOptions {
   /** 0 (the default) picks a free port. */
   port?: number;
+  /** Address to listen on (default 127.0.0.1); 0.0.0.0 lets other containers reach it. */
+  host?: string;
   /** When set, requests must carry `x-api-key` equal to it or get 401. */
   apiKey?: string;
   /** Latency added to each VM create, as a slow boot would. */
