@@ -38,6 +38,14 @@ export interface WorkerCommand {
 }
 
 /**
+ * The poller's arguments after `ant`, the one list every provider starts a worker with:
+ * `beta:worker poll --workdir <workdir> --max-idle <maxIdle>`.
+ */
+export function workerPollArgs(command: WorkerCommand): string[] {
+  return ['beta:worker', 'poll', '--workdir', command.workdir, '--max-idle', command.maxIdle];
+}
+
+/**
  * Starts `ant beta:worker poll` detached (nohup, own session) so the execution's time cap does
  * not end it. When the poller exits (idle, error, signal) the VM powers itself off, so the
  * provider reports it gone and the next run of the session gets a fresh worker. A marker
@@ -46,7 +54,8 @@ export interface WorkerCommand {
  */
 export function startWorkerScript(command: WorkerCommand): string {
   // A fixed inner script; the settings reach it as quoted positional arguments.
-  const poll = 'ant beta:worker poll --workdir "$1" --max-idle "$2" >> /tmp/cma-worker.log 2>&1';
+  const pollArgs = workerPollArgs({ workdir: '"$1"', maxIdle: '"$2"' }).join(' ');
+  const poll = `ant ${pollArgs} >> /tmp/cma-worker.log 2>&1`;
   const onExit = 'echo $? > /tmp/cma-worker.exit; sync; poweroff -f 2>/dev/null || halt -f';
   const args = [command.workdir, command.maxIdle].map(shellQuote).join(' ');
   return [
