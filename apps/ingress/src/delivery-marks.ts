@@ -26,10 +26,10 @@ type RedisWithClaim = Redis & {
 };
 
 /**
- * Per-delivery idempotency. Only a `done` mark makes a delivery a duplicate: a `pending` one may
- * belong to a request that failed after claiming, so its retry schedules again (the session's
- * deduplication keeps that from adding a second job while the first waits). A mark therefore
- * never causes a run to be dropped.
+ * Per-delivery idempotency. Only a `done` mark makes a delivery a duplicate. A copy that finds
+ * the mark `pending` waits for the request holding it (see `waitForDone`) rather than answering
+ * at once: that request may still fail, and a copy acknowledged in its place would lose the run.
+ * A mark therefore never causes a run to be dropped.
  */
 export class DeliveryMarks {
   private readonly redis: RedisWithClaim;
@@ -59,4 +59,27 @@ export class DeliveryMarks {
   markDone(webhookId: string): void {
     this.redis.set(this.key(webhookId), 'done', 'PX', DELIVERY_MARK_TTL_MS).catch(() => {});
   }
+
+  /** Forgets a claim whose scheduling failed, so copies waiting on it go ahead at once. */
+  release(webhookId: string): void {
+    this.redis.del(this.key(webhookId)).catch(() => {});
+  }
+
+  /**
+   * Waits up to `ms` for another request's claim to settle. True when it ended `done`; false when
+   * it was released, or is still pending (its holder may have died): the caller then schedules
+   * the run itself, which the session's deduplication makes safe.
+   */
+  async waitForDone(webhookId: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      const mark = await this.redis.get(this.key(webhookId));
+      if (mark !== 'pending') return mark === 'done';
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    return false;
+  }
 }
+
+/** How often a waiting copy looks at the mark; only concurrent copies of a delivery wait. */
+const POLL_MS = 20;

@@ -11,6 +11,9 @@ import type { DeliveryMarks } from './delivery-marks.js';
 /** How long a delivery may wait on Redis before we answer 503 and let Anthropic retry. */
 export const ENQUEUE_TIMEOUT_MS = 800;
 
+/** How long a concurrent copy of a delivery waits for the first one to be scheduled. */
+const COPY_WAIT_MS = 500;
+
 export interface Scheduler {
   queue: Queue;
   /** The queue's connection, checked before each delivery. */
@@ -41,14 +44,23 @@ export async function acceptRun(
   return withTimeout(schedule(), ENQUEUE_TIMEOUT_MS, 'scheduling the spawn');
 
   async function schedule(): Promise<RunAcceptance> {
-    const claim = await scheduler.marks.claim(webhookId);
+    const { marks } = scheduler;
+    const claim = await marks.claim(webhookId);
     if (claim === 'done') return { duplicate: true };
-    const job = await scheduler.queue.add(
-      SPAWN_JOB_NAME,
-      { sessionId, webhookId, receivedAt, reason: 'webhook' },
-      spawnJobOptions(sessionId, scheduler.jobSettings),
-    );
-    scheduler.marks.markDone(webhookId);
-    return { duplicate: false, jobId: job.id };
+    if (claim === 'pending' && (await marks.waitForDone(webhookId, COPY_WAIT_MS))) {
+      return { duplicate: true };
+    }
+    try {
+      const job = await scheduler.queue.add(
+        SPAWN_JOB_NAME,
+        { sessionId, webhookId, receivedAt, reason: 'webhook' },
+        spawnJobOptions(sessionId, scheduler.jobSettings),
+      );
+      marks.markDone(webhookId);
+      return { duplicate: false, jobId: job.id };
+    } catch (error) {
+      marks.release(webhookId);
+      throw error;
+    }
   }
 }
