@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   commonEnv,
   envInt,
@@ -13,35 +15,61 @@ export const DEFAULT_KEY_PLACEHOLDER = 'ANTHROPIC_ENV_KEY';
 
 const VCPU_COUNTS = [1, 2, 4, 6, 8];
 
-const placeholderKey = optionalString.transform((value, ctx) => {
+/** Where workers run: InstaVM microVMs, or sandboxed process trees on this host. */
+export const SANDBOX_PROVIDERS = ['instavm', 'local'] as const;
+
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { error: 'must be an absolute path' });
+
+/** InstaVM mode: the VM gets this value, so it must be a placeholder, never the real key. */
+function placeholderKey(value: string | undefined, ctx: z.RefinementCtx): string {
   const placeholder = value ?? DEFAULT_KEY_PLACEHOLDER;
   if (looksLikeAnthropicKey(placeholder)) {
     ctx.addIssue({
       code: 'custom',
+      path: ['ANTHROPIC_ENVIRONMENT_KEY'],
       message:
         'holds a real Anthropic key (sk-ant-...). Worker VMs must only get a placeholder: put the ' +
         'real key in an InstaVM vault bound to api.anthropic.com, list the vault in ' +
         `INSTAVM_VAULT_IDS, and set this to the placeholder (default ${DEFAULT_KEY_PLACEHOLDER})`,
     });
-    return z.NEVER;
   }
   return placeholder;
-});
+}
+
+/**
+ * Local mode: the sandbox runtime on this host masks the key (the sandbox sees a sentinel), so
+ * the spawner holds the REAL key, and a placeholder here would only make every poll fail.
+ */
+function realLocalKey(value: string | undefined, ctx: z.RefinementCtx): string {
+  if (value === undefined || value === DEFAULT_KEY_PLACEHOLDER) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ANTHROPIC_ENVIRONMENT_KEY'],
+      message:
+        'with SANDBOX_PROVIDER=local set it to the REAL environment key (sk-ant-oat01-...): it ' +
+        'stays with the spawner, and the sandboxed worker only ever sees a sentinel',
+    });
+  }
+  return value ?? '';
+}
 
 export const spawnerEnv = commonEnv.extend({
   ANTHROPIC_ENVIRONMENT_ID: optionalString.pipe(
     z.string({ error: 'set it to the self-hosted environment id (env_...) from the Console' }),
   ),
-  ANTHROPIC_ENVIRONMENT_KEY: placeholderKey,
+  /** InstaVM: the placeholder the VM gets. Local: the real key, masked by the sandbox. */
+  ANTHROPIC_ENVIRONMENT_KEY: optionalString,
+  SANDBOX_PROVIDER: optionalString.pipe(
+    z.enum(SANDBOX_PROVIDERS, { error: 'must be instavm or local' }).default('instavm'),
+  ),
   /** The API the worker talks to; its host is the one egress always allows. */
   ANTHROPIC_BASE_URL: optionalString.pipe(
     z
       .url({ error: 'must be a URL, e.g. https://api.anthropic.com' })
       .default('https://api.anthropic.com'),
   ),
-  INSTAVM_API_KEY: optionalString.pipe(
-    z.string({ error: 'set it to your InstaVM API key (instavm_sk_...)' }),
-  ),
+  /** Required with SANDBOX_PROVIDER=instavm (checked below). */
+  INSTAVM_API_KEY: optionalString,
   INSTAVM_API_URL: optionalString.pipe(
     z
       .url({ error: 'must be a URL, e.g. https://api.instavm.io' })
@@ -81,6 +109,12 @@ export const spawnerEnv = commonEnv.extend({
       .default('1.12.0'),
   ),
   SPAWNER_CONCURRENCY: envInt(10, 1, 1000),
+  /** Local mode: where each worker gets its directory (state, log, work dir, home). */
+  LOCAL_RUNTIME_DIR: optionalString.pipe(absolutePath.default(join(tmpdir(), 'cma-fleet-workers'))),
+  /** Local mode: at most this many live workers on this host. */
+  LOCAL_MAX_WORKERS: envInt(4, 1, 1000),
+  /** Local mode: host paths workers may not read, besides home, .env and .fleet. */
+  LOCAL_DENY_READ: envList.pipe(z.array(absolutePath)),
   /**
    * How long a spawner holds a job without renewing its lock; a spawner that died mid-provision
    * is noticed this long after, and another replica resumes (and adopts) its job.
@@ -90,8 +124,26 @@ export const spawnerEnv = commonEnv.extend({
   SPAWNER_MAX_STALLS: envInt(3, 1, 100),
 });
 
-export type SpawnerConfig = z.infer<typeof spawnerEnv>;
+/** The checks that depend on SANDBOX_PROVIDER: which key is held, and whether InstaVM's. */
+export const spawnerConfigSchema = spawnerEnv.transform((env, ctx) => {
+  const local = env.SANDBOX_PROVIDER === 'local';
+  if (!local && env.INSTAVM_API_KEY === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['INSTAVM_API_KEY'],
+      message:
+        'set it to your InstaVM API key (instavm_sk_...), or set SANDBOX_PROVIDER=local to run ' +
+        'workers sandboxed on this host',
+    });
+  }
+  const key = local
+    ? realLocalKey(env.ANTHROPIC_ENVIRONMENT_KEY, ctx)
+    : placeholderKey(env.ANTHROPIC_ENVIRONMENT_KEY, ctx);
+  return { ...env, ANTHROPIC_ENVIRONMENT_KEY: key };
+});
+
+export type SpawnerConfig = z.output<typeof spawnerConfigSchema>;
 
 export function loadSpawnerConfig(env: Record<string, string | undefined> = process.env) {
-  return parseEnv(spawnerEnv, env);
+  return parseEnv(spawnerConfigSchema, env);
 }

@@ -9,7 +9,11 @@ export function createSpawnerLogger(
   return createLogger({
     name: 'spawner',
     level: config.LOG_LEVEL,
-    secrets: [config.INSTAVM_API_KEY],
+    // In local mode the spawner holds the real environment key (see createLocalProvider).
+    secrets: [
+      config.INSTAVM_API_KEY,
+      config.SANDBOX_PROVIDER === 'local' ? config.ANTHROPIC_ENVIRONMENT_KEY : undefined,
+    ],
     destination,
   });
 }

@@ -7,7 +7,8 @@ import {
   WorkerStateStore,
 } from '@cma-fleet/shared';
 import { Worker } from 'bullmq';
-import type { SpawnerConfig } from './config.js';
+import { DEFAULT_KEY_PLACEHOLDER, type SpawnerConfig } from './config.js';
+import { createLocalProvider } from './local-provider-config.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
 import { type ProvisionDeps, provisionWorker } from './provision.js';
@@ -29,9 +30,14 @@ export interface SpawnerOptions {
 
 /** The environment a worker VM gets: ids and the placeholder key, never a real credential. */
 export function workerEnvFor(config: SpawnerConfig) {
+  // In local mode the configured key is the real one; the local provider masks it itself.
+  const key =
+    config.SANDBOX_PROVIDER === 'local'
+      ? DEFAULT_KEY_PLACEHOLDER
+      : config.ANTHROPIC_ENVIRONMENT_KEY;
   return (sessionId: string): Record<string, string> => ({
     ANTHROPIC_ENVIRONMENT_ID: config.ANTHROPIC_ENVIRONMENT_ID,
-    ANTHROPIC_ENVIRONMENT_KEY: config.ANTHROPIC_ENVIRONMENT_KEY,
+    ANTHROPIC_ENVIRONMENT_KEY: key,
     ANTHROPIC_SESSION_ID: sessionId,
     ANTHROPIC_BASE_URL: config.ANTHROPIC_BASE_URL,
   });
@@ -40,7 +46,7 @@ export function workerEnvFor(config: SpawnerConfig) {
 export function createInstaVmProvider(config: SpawnerConfig): InstaVmProvider {
   const client = new InstaVmClient({
     baseUrl: config.INSTAVM_API_URL,
-    apiKey: config.INSTAVM_API_KEY,
+    apiKey: config.INSTAVM_API_KEY ?? '',
     timeoutMs: config.INSTAVM_TIMEOUT_MS,
   });
   return new InstaVmProvider(client, {
@@ -62,10 +68,14 @@ export function startSpawner(
   logger: Logger,
   options: SpawnerOptions = {},
 ): RunningSpawner {
+  // First, so a host that cannot sandbox workers stops the spawner before anything opens.
+  const provider =
+    config.SANDBOX_PROVIDER === 'local'
+      ? createLocalProvider(config)
+      : createInstaVmProvider(config);
   const connection = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.REDIS_KEY_PREFIX);
   const store = new WorkerStateStore(connection, prefix);
-  const provider = createInstaVmProvider(config);
   const deps: ProvisionDeps = {
     provider,
     store,

@@ -1,0 +1,40 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { SpawnerConfig } from './config.js';
+import { LocalProvider } from './providers/local-provider.js';
+import { assertSandboxAvailable } from './providers/local-sandbox.js';
+
+/**
+ * The local provider as configured. Fails at start-up (fail closed) when this host cannot
+ * sandbox a worker, naming what to install, so no worker could ever run unsandboxed.
+ * `env` supplies PATH (where `ant` is found), the working directory's secrets to hide, and
+ * NODE_EXTRA_CA_CERTS, which the sandbox runtime's proxy uses to verify upstream hosts.
+ */
+export function createLocalProvider(
+  config: SpawnerConfig,
+  env: Record<string, string | undefined> = process.env,
+  cwd: string = process.cwd(),
+): LocalProvider {
+  const path = env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  assertSandboxAvailable(path);
+  const apiHost = new URL(config.ANTHROPIC_BASE_URL).hostname;
+  return new LocalProvider({
+    fleet: config.REDIS_KEY_PREFIX,
+    runtimeDir: config.LOCAL_RUNTIME_DIR,
+    lifetimeSeconds: config.WORKER_LIFETIME_SECONDS,
+    maxWorkers: config.LOCAL_MAX_WORKERS,
+    maxIdle: config.WORKER_MAX_IDLE,
+    egressDomains: [apiHost, ...config.WORKER_EGRESS_DOMAINS],
+    injectHosts: [apiHost],
+    environmentKey: config.ANTHROPIC_ENVIRONMENT_KEY,
+    denyRead: [
+      homedir(),
+      join(homedir(), '.ssh'),
+      resolve(cwd, '.env'),
+      resolve(cwd, '.fleet'),
+      ...config.LOCAL_DENY_READ,
+    ],
+    path,
+    runtimeEnv: env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS } : {},
+  });
+}
