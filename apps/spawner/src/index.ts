@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './local-provider-config.js';
 export * from './logger.js';
 export * from './providers/instavm-provider.js';
+export * from './providers/local-process.js';
 export * from './providers/local-provider.js';
 export * from './providers/local-sandbox.js';
 export * from './providers/provider.js';
