@@ -45,7 +45,6 @@ describe('the shared webhook fixtures, at the fixture clock', () => {
         HOST: '127.0.0.1',
         ANTHROPIC_WEBHOOK_SIGNING_KEY: fixtures.signing_key,
         SPAWN_ATTEMPTS: 3,
-        SPAWN_BACKOFF_MS: 1000,
       },
       createLogger({ name: 'test', level: 'silent' }),
     );

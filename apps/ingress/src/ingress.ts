@@ -36,7 +36,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     queue,
     redis,
     marks: new DeliveryMarks(redis, prefix),
-    jobSettings: { attempts: config.SPAWN_ATTEMPTS, backoffMs: config.SPAWN_BACKOFF_MS },
+    jobSettings: { attempts: config.SPAWN_ATTEMPTS },
   };
   const app = createIngressApp({
     signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,

@@ -122,6 +122,24 @@ export const spawnerEnv = commonEnv.extend({
   SPAWNER_LOCK_MS: envInt(30_000, 500, 600_000),
   /** How often one job may be caught with a dead spawner before it fails for good. */
   SPAWNER_MAX_STALLS: envInt(3, 1, 100),
+  /** First retry delay after a failed provision (ms); doubles per attempt, with jitter. */
+  SPAWN_BACKOFF_MS: envInt(2000, 10, 600_000),
+  /** The longest retry delay (ms). */
+  SPAWN_BACKOFF_MAX_MS: envInt(60_000, 10, 3_600_000),
+  /** Provider faults in a row (5xx, no answer) that open the breaker for every replica. */
+  PROVIDER_BREAKER_THRESHOLD: envInt(5, 1, 1000),
+  /** How long an open breaker keeps every replica from calling the provider (ms). */
+  PROVIDER_BREAKER_COOLDOWN_MS: envInt(10_000, 100, 3_600_000),
+  /** A spawn blocked this long by an unhealthy or rate-limiting provider fails (ms). */
+  PROVIDER_PATIENCE_MS: envInt(30 * 60_000, 1000, 24 * 3_600_000),
+  /** A spawn sent back to wait (429, open breaker) more often than this fails. */
+  PROVIDER_MAX_DEFERRALS: envInt(200, 1, 100_000),
+  /** Provisions in flight across all replicas together (0: no cap beyond each replica's). */
+  PROVISION_GLOBAL_CONCURRENCY: envInt(0, 0, 100_000),
+  /** Provisions started per second across all replicas. */
+  PROVISION_MAX_STARTS_PER_SECOND: envInt(1000, 1, 100_000),
+  /** On SIGTERM, in-flight provisions get this long to finish before the spawner exits (ms). */
+  SPAWNER_SHUTDOWN_MS: envInt(25_000, 100, 600_000),
 });
 
 /** The checks that depend on SANDBOX_PROVIDER: which key is held, and whether InstaVM's. */

@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from '@cma-fleet/shared';
+import { loadConfigOrExit, withTimeout } from '@cma-fleet/shared';
 import { loadSpawnerConfig } from './config.js';
 import { createSpawnerLogger } from './logger.js';
 import { CHECKPOINTS, type Checkpoint } from './provision.js';
@@ -26,13 +26,26 @@ logger.info(
 );
 
 let closing = false;
+
+/**
+ * SIGTERM: stop taking jobs and give in-flight provisions SPAWNER_SHUTDOWN_MS to finish. Past
+ * that (or when Redis is unreachable, where BullMQ's close never returns) close by force: the
+ * cut-off jobs' locks expire and another replica resumes them, adopting their VMs.
+ */
 async function shutdown(signal: string) {
   if (closing) return;
   closing = true;
-  logger.info({ signal }, 'spawner shutting down');
-  const deadline = setTimeout(() => process.exit(1), 30_000);
-  deadline.unref();
-  await spawner.close();
+  const deadlineMs = config.SPAWNER_SHUTDOWN_MS;
+  logger.info({ signal, deadline_ms: deadlineMs }, 'spawner shutting down');
+  // The last resort, should even the forced close hang.
+  setTimeout(() => process.exit(1), deadlineMs + 2000).unref();
+  try {
+    await withTimeout(spawner.close(), deadlineMs, 'draining in-flight provisions');
+    logger.info('spawner stopped');
+  } catch {
+    logger.warn('shutdown deadline passed: in-flight provisions are left to another replica');
+    await withTimeout(spawner.crash(), 1000, 'forced close').catch(() => {});
+  }
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -7,7 +7,7 @@ import {
 } from '@cma-fleet/shared';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { WorkerMachine, WorkerProvider } from './providers/provider.js';
-import { decideRetry, type ProvisionStep } from './retry-policy.js';
+import type { ProvisionStep } from './retry-policy.js';
 
 export interface ProvisionDeps {
   provider: WorkerProvider;
@@ -43,22 +43,33 @@ interface Progress {
 }
 
 /**
+ * A provisioning attempt failed. Carries where it failed and the machine it had, so the caller
+ * can judge whether a VM may exist and clean up a machine that will never run a worker.
+ */
+export class ProvisionFailure extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly step: ProvisionStep,
+    readonly machine: WorkerMachine | undefined,
+  ) {
+    super(cause.message, { cause });
+    this.name = 'ProvisionFailure';
+  }
+}
+
+/**
  * Provisions one worker for a spawn job. Idempotent: a retry (after an error, a crash or a
  * stall) first adopts the VM an earlier attempt of the same job made, and a session whose
- * worker is still alive needs no new VM at all.
+ * worker is still alive needs no new VM at all. Failures are thrown as ProvisionFailure; what
+ * happens next (retry, pause, give up) is the caller's policy.
  */
-export async function provisionWorker(job: Job, deps: ProvisionDeps, signal?: AbortSignal) {
-  const parsed = spawnJobSchema.safeParse(job.data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`);
-  const data = parsed.data;
-  const attempt = job.attemptsMade + 1;
-  const attempts = job.opts.attempts ?? 1;
-  const log = deps.logger.child({
-    session_id: data.sessionId,
-    webhook_id: data.webhookId,
-    job_id: job.id,
-    attempt: `${attempt} of ${attempts}`,
-  });
+export async function provisionWorker(
+  job: Job,
+  data: SpawnJob,
+  deps: ProvisionDeps,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<ProvisionResult> {
   const progress: Progress = { step: 'other' };
   const started = performance.now();
   try {
@@ -69,10 +80,15 @@ export async function provisionWorker(job: Job, deps: ProvisionDeps, signal?: Ab
     );
     return result;
   } catch (thrown) {
-    // A spawner that is going away records nothing: the job's retry will see where it stopped.
-    if (signal?.aborted) throw toError(thrown);
-    throw await recordFailure(thrown, { job, data, deps, progress, attempt, attempts, log });
+    throw new ProvisionFailure(toError(thrown), progress.step, progress.machine);
   }
+}
+
+/** Reads a job's payload; a malformed one can never succeed. */
+export function parseSpawnJob(job: Job): SpawnJob {
+  const parsed = spawnJobSchema.safeParse(job.data);
+  if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.message}`);
+  return parsed.data;
 }
 
 async function provision(
@@ -173,51 +189,4 @@ async function findEarlierAttempt(
   }
   if (job.attemptsStarted <= 1) return undefined;
   return deps.provider.findByJob(String(job.id), signal);
-}
-
-interface FailureContext {
-  job: Job;
-  data: SpawnJob;
-  deps: ProvisionDeps;
-  progress: Progress;
-  attempt: number;
-  attempts: number;
-  log: Logger;
-}
-
-/** Records a failed attempt in the worker state and returns what BullMQ should see thrown. */
-async function recordFailure(thrown: unknown, ctx: FailureContext): Promise<Error> {
-  const error = toError(thrown);
-  if (error instanceof UnrecoverableError) return error;
-  const decision = decideRetry(error, ctx.progress.step);
-  const final = !decision.retry || ctx.attempt >= ctx.attempts;
-  const message = `${decision.cause}: ${error.message}`;
-  const fields = { err: error, cause: decision.cause, vm_may_exist: decision.vmMayExist };
-  if (final) {
-    ctx.log.error(fields, 'provision failed for good');
-    await killQuietly(ctx, ctx.progress.machine);
-  } else {
-    ctx.log.warn(fields, 'provision attempt failed, will retry');
-  }
-  await ctx.deps.store
-    .transition(ctx.data.sessionId, {
-      status: final ? 'failed' : 'provisioning',
-      error: final ? message : undefined,
-      attempts: ctx.job.attemptsStarted,
-      reason: final
-        ? `gave up after attempt ${ctx.attempt}: ${message}`
-        : `attempt ${ctx.attempt} failed: ${message}`,
-    })
-    .catch((stateError) => ctx.log.error({ err: stateError }, 'could not record the failure'));
-  return decision.retry ? error : new UnrecoverableError(message);
-}
-
-/** A VM whose provisioning failed for good runs no worker: do not leave it costing money. */
-async function killQuietly(ctx: FailureContext, machine: WorkerMachine | undefined): Promise<void> {
-  if (!machine) return;
-  try {
-    await ctx.deps.provider.kill(machine.id);
-  } catch (error) {
-    ctx.log.warn({ err: error, vm_id: machine.id }, 'could not kill the VM of a failed provision');
-  }
 }

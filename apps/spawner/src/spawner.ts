@@ -6,16 +6,19 @@ import {
   SPAWN_QUEUE,
   WorkerStateStore,
 } from '@cma-fleet/shared';
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
+import { ProviderBreaker } from './breaker.js';
 import { DEFAULT_KEY_PLACEHOLDER, type SpawnerConfig } from './config.js';
 import { createLocalProvider } from './local-provider-config.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
-import { type ProvisionDeps, provisionWorker } from './provision.js';
+import type { ProvisionDeps } from './provision.js';
+import { backoffStrategy, createSpawnProcessor } from './spawn-processor.js';
 
 export interface RunningSpawner {
   worker: Worker;
   provider: WorkerProvider;
+  breaker: ProviderBreaker;
   close(): Promise<void>;
   /**
    * Dies as a killed process would, for tests: in-flight provisions stop where they are (their
@@ -84,11 +87,32 @@ export function startSpawner(
     checkpoint: options.checkpoint,
   };
   const life = new AbortController();
+  // The queue handle pauses every replica (rate limits) and sets the fleet-wide cap.
+  const queue = new Queue(SPAWN_QUEUE, { connection, prefix });
+  queue.on('error', (error) => logger.debug({ err: error }, 'queue connection error'));
+  void applyGlobalConcurrency(queue, config.PROVISION_GLOBAL_CONCURRENCY, logger);
+  const breaker = new ProviderBreaker(connection, prefix, {
+    threshold: config.PROVIDER_BREAKER_THRESHOLD,
+    coolDownMs: config.PROVIDER_BREAKER_COOLDOWN_MS,
+    probeTimeoutMs: config.INSTAVM_TIMEOUT_MS * 2,
+  });
+  const backoff = { baseMs: config.SPAWN_BACKOFF_MS, maxMs: config.SPAWN_BACKOFF_MAX_MS };
+  const process = createSpawnProcessor({
+    provision: deps,
+    breaker,
+    queue,
+    settings: {
+      backoff,
+      patienceMs: config.PROVIDER_PATIENCE_MS,
+      maxDeferrals: config.PROVIDER_MAX_DEFERRALS,
+      breakerCoolDownMs: config.PROVIDER_BREAKER_COOLDOWN_MS,
+    },
+  });
 
   const worker = new Worker(
     SPAWN_QUEUE,
-    (job, _token, signal) =>
-      provisionWorker(job, deps, signal ? AbortSignal.any([signal, life.signal]) : life.signal),
+    (job, token, signal) =>
+      process(job, token, signal ? AbortSignal.any([signal, life.signal]) : life.signal),
     {
       connection,
       prefix,
@@ -96,6 +120,9 @@ export function startSpawner(
       lockDuration: config.SPAWNER_LOCK_MS,
       stalledInterval: Math.max(250, Math.floor(config.SPAWNER_LOCK_MS / 2)),
       maxStalledCount: config.SPAWNER_MAX_STALLS,
+      // Needed for the queue-wide pauses to apply; the rate itself is a ceiling.
+      limiter: { max: config.PROVISION_MAX_STARTS_PER_SECOND, duration: 1000 },
+      settings: { backoffStrategy: backoffStrategy(backoff) },
     },
   );
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
@@ -103,8 +130,10 @@ export function startSpawner(
   return {
     worker,
     provider,
+    breaker,
     async close() {
       await worker.close();
+      await queue.close();
       connection.disconnect();
     },
     async crash() {
@@ -113,4 +142,14 @@ export function startSpawner(
       await worker.close(true).catch(() => {});
     },
   };
+}
+
+/** Sets (or lifts) the cap on provisions in flight across every replica. */
+async function applyGlobalConcurrency(queue: Queue, cap: number, logger: Logger): Promise<void> {
+  try {
+    if (cap > 0) await queue.setGlobalConcurrency(cap);
+    else await queue.removeGlobalConcurrency();
+  } catch (error) {
+    logger.error({ err: error, cap }, 'could not apply PROVISION_GLOBAL_CONCURRENCY');
+  }
 }

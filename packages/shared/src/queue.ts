@@ -34,9 +34,10 @@ export const SPAWN_JOB_NAME = 'spawn-worker';
 export interface SpawnJobSettings {
   /** Provision attempts before a job fails for good. */
   attempts: number;
-  /** First retry delay in ms; doubles each attempt, with jitter. */
-  backoffMs: number;
 }
+
+/** The spawners' own backoff strategy decides each retry's delay from the failure. */
+export const SPAWN_BACKOFF_TYPE = 'provision-policy';
 
 /**
  * Options for a session's spawn job.
@@ -51,7 +52,7 @@ export function spawnJobOptions(sessionId: string, settings: SpawnJobSettings): 
   return {
     deduplication: { id: sessionDedupId(sessionId), keepLastIfActive: true },
     attempts: settings.attempts,
-    backoff: { type: 'exponential', delay: settings.backoffMs, jitter: 0.5 },
+    backoff: { type: SPAWN_BACKOFF_TYPE },
     removeOnComplete: { age: 24 * 3600, count: 5000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
   };
@@ -60,4 +61,35 @@ export function spawnJobOptions(sessionId: string, settings: SpawnJobSettings): 
 /** The deduplication id for a session: a hash, never the raw upstream id. */
 export function sessionDedupId(sessionId: string): string {
   return `s-${safeKey(sessionId)}`;
+}
+
+/**
+ * Operator actions that need the provider, so they run in the spawners (the only processes that
+ * hold the provider's key); the ingress only enqueues them.
+ */
+export const CONTROL_QUEUE = 'cma-control';
+
+export const CONTROL_ACTIONS = ['stop'] as const;
+
+/** A control job's payload: identifiers only, like a spawn job's. */
+export const controlJobSchema = z.object({
+  action: z.enum(CONTROL_ACTIONS),
+  sessionId: z.string().min(1).max(4096),
+  /** When the operator asked (ms since epoch). */
+  requestedAt: z.number().int().nonnegative(),
+});
+
+export type ControlJob = z.infer<typeof controlJobSchema>;
+
+/** The job name, visible in the dashboard. */
+export const CONTROL_JOB_NAME = 'stop-worker';
+
+/** A stop is safe to repeat (killing a gone VM succeeds), so it is retried on provider errors. */
+export function controlJobOptions(): JobsOptions {
+  return {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    removeOnComplete: { age: 24 * 3600, count: 1000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+  };
 }
