@@ -1,12 +1,14 @@
 /**
  * `pnpm start`: the whole fleet on one machine for a first run. Uses REDIS_URL or starts a
- * private redis-server; without INSTAVM_API_KEY it provisions against the bundled fake InstaVM
- * and says so. Then runs one ingress and one spawner, and prints where to look.
+ * private redis-server; without INSTAVM_API_KEY it runs workers sandboxed on this machine
+ * (SANDBOX_PROVIDER=local) when bubblewrap and `ant` are there, else it provisions against the
+ * bundled fake InstaVM and says so. Then runs one ingress and one spawner, and prints where to look.
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pretty from 'pino-pretty';
 import { devSigningKey, FLEET_DIR, loadDotEnv } from './lib/dev-env.js';
+import { chooseLocalProvider } from './lib/local-provider.js';
 import { ENTRIES, spawnApp, stopProcess, waitForLine } from './lib/processes.js';
 import { hasRedisServer, startLocalRedis } from './lib/redis-server.js';
 
@@ -86,9 +88,17 @@ async function main() {
   loadDotEnv();
   const env: Record<string, string | undefined> = { ...process.env };
   env.REDIS_URL = await redisUrl();
-  const provider = await instaVm();
-  env.INSTAVM_API_URL = provider.url;
-  env.INSTAVM_API_KEY = provider.key;
+  // Without an InstaVM key, real workers on this machine when it can sandbox them and has ant.
+  const local = chooseLocalProvider(env);
+  if (local.lines.length > 0) banner(local.lines);
+  if (local.use) {
+    Object.assign(env, local.env);
+  } else {
+    env.SANDBOX_PROVIDER = 'instavm';
+    const provider = await instaVm();
+    env.INSTAVM_API_URL = provider.url;
+    env.INSTAVM_API_KEY = provider.key;
+  }
   env.ANTHROPIC_WEBHOOK_SIGNING_KEY = signingKey();
   if (!env.ANTHROPIC_ENVIRONMENT_ID) {
     env.ANTHROPIC_ENVIRONMENT_ID = 'env_local_demo';
