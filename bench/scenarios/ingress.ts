@@ -1,0 +1,250 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import getPort from 'get-port';
+import { Redis } from 'ioredis';
+import { newSigningKey } from '../../test/helpers/sign.js';
+import { type CpuUse, measureCpu } from '../lib/cpu.js';
+import { type DeliveryKind, makeDeliveries } from '../lib/deliveries.js';
+import { type LoadResult, postDeliveries } from '../lib/load.js';
+import { type BenchProcess, rssMiB, sampleRss, startApp, waitForLog } from '../lib/processes.js';
+import { type BenchRedis, startBenchRedis } from '../lib/redis.js';
+import { printTable, writeResult } from '../lib/results.js';
+
+/** The target under load runs on core 0; Redis and the load generator share core 1. */
+const TARGET_CORE = '0';
+const HELPER_CORE = '1';
+
+export interface IngressSettings {
+  /** Closed-loop concurrency levels of the latency-against-load sweep. */
+  sweepConnections: number[];
+  sweepSeconds: number;
+  /** The open-loop check of the target: this many deliveries per second. */
+  targetRate: number;
+  targetSeconds: number;
+  /** Concurrency of the rejected and ignored runs. */
+  otherConnections: number;
+  otherSeconds: number;
+  /** Extra Node flags for the ingress (profiling). */
+  nodeFlags?: string[];
+  /** Overrides of the ingress environment (e.g. LOG_LEVEL). */
+  env?: Record<string, string>;
+}
+
+export const DEFAULT_INGRESS: IngressSettings = {
+  sweepConnections: [1, 4, 16, 64, 256],
+  sweepSeconds: 5,
+  targetRate: 3000,
+  targetSeconds: 10,
+  otherConnections: 64,
+  otherSeconds: 5,
+};
+
+export interface IngressRun extends LoadResult {
+  target: 'ingress' | 'baseline';
+  kind: DeliveryKind;
+  mode: 'closed' | 'rate';
+  cpu: CpuUse;
+  /**
+   * Answers per CPU second the target used: what one whole core would sustain. Robust against
+   * other work on the machine, which the answers per second are not.
+   */
+  answersPerTargetCpuSecond: number;
+}
+
+type Target = IngressRun['target'];
+
+/** The most deliveries one run can use: generously above what one core answers. */
+const MAX_PER_SECOND = 15_000;
+
+/**
+ * Scenario 1 (and 4, 5): one ingress process on one core, then the bare baseline server on the
+ * same core, each under the same pre-signed deliveries.
+ */
+export async function runIngressScenario(settings: IngressSettings = DEFAULT_INGRESS) {
+  const signingKey = newSigningKey();
+  const redis = await startBenchRedis('ingress', HELPER_CORE);
+  const flusher = new Redis(redis.url);
+  const runs: IngressRun[] = [];
+  const memory: Record<string, number | undefined> = {};
+  try {
+    const ingress = await startIngress(redis, signingKey, settings);
+    memory.redisIdleMiB = rssMiB(redis.proc.pid);
+    memory.ingressIdleMiB = rssMiB(ingress.proc.pid);
+    const ingressPeak = sampleRss({ ingress: ingress.proc.pid, redis: redis.proc.pid });
+    const ingressPids = { target: ingress.proc.pid, redis: redis.proc.pid };
+    const ingressCtx = {
+      target: 'ingress' as const,
+      url: ingress.url,
+      signingKey,
+      pids: ingressPids,
+    };
+    runs.push(...(await loadTarget(ingressCtx, settings, flusher)));
+    const peak = ingressPeak.stop();
+    memory.ingressLoadedMiB = peak.ingress;
+    memory.redisLoadedMiB = peak.redis;
+    await ingress.proc.stop();
+
+    const baseline = await startBaseline(signingKey);
+    memory.baselineIdleMiB = rssMiB(baseline.proc.pid);
+    const baselinePeak = sampleRss({ baseline: baseline.proc.pid });
+    const baselinePids = { target: baseline.proc.pid };
+    const baselineCtx = {
+      target: 'baseline' as const,
+      url: baseline.url,
+      signingKey,
+      pids: baselinePids,
+    };
+    runs.push(...(await loadTarget(baselineCtx, settings)));
+    memory.baselineLoadedMiB = baselinePeak.stop().baseline;
+    await baseline.proc.stop();
+  } finally {
+    flusher.disconnect();
+    await redis.stop();
+  }
+  const file = writeResult('ingress', { scenario: 'ingress', settings, runs, memory });
+  report(runs, memory);
+  return { file, runs, memory };
+}
+
+interface Started {
+  proc: BenchProcess;
+  url: string;
+}
+
+async function startIngress(
+  redis: BenchRedis,
+  signingKey: string,
+  settings: IngressSettings,
+): Promise<Started> {
+  const port = await getPort({ exclude: [6379] });
+  const proc = startApp('ingress', {
+    cores: TARGET_CORE,
+    logName: 'ingress',
+    nodeFlags: settings.nodeFlags,
+    env: {
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: 'bench',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ANTHROPIC_WEBHOOK_SIGNING_KEY: signingKey,
+      ...settings.env,
+    },
+  });
+  await waitForLog(proc, /ingress listening/);
+  return { proc, url: `http://127.0.0.1:${port}/webhook` };
+}
+
+async function startBaseline(signingKey: string): Promise<Started> {
+  const port = await getPort({ exclude: [6379] });
+  const proc = startApp('baseline', {
+    cores: TARGET_CORE,
+    logName: 'baseline',
+    env: { PORT: String(port), SIGNING_KEY: signingKey },
+  });
+  await waitForLog(proc, /baseline listening/);
+  return { proc, url: `http://127.0.0.1:${port}/webhook` };
+}
+
+/** Who is under load and which processes to account CPU to. */
+interface LoadContext {
+  target: Target;
+  url: string;
+  signingKey: string;
+  pids: Record<string, number>;
+}
+
+/** Warm-up, the accepted sweep, the open-loop target check, then rejected and ignored. */
+async function loadTarget(
+  ctx: LoadContext,
+  settings: IngressSettings,
+  flusher?: Redis,
+): Promise<IngressRun[]> {
+  // Lets V8 compile the hot path before anything is recorded.
+  await closedRun(ctx, 'accepted', 16, 2);
+  const runs: IngressRun[] = [];
+  for (const connections of settings.sweepConnections) {
+    await flusher?.flushall();
+    runs.push(await closedRun(ctx, 'accepted', connections, settings.sweepSeconds));
+  }
+  await flusher?.flushall();
+  runs.push(await rateRun(ctx, settings.targetRate, settings.targetSeconds));
+  for (const kind of ['rejected', 'ignored'] as const) {
+    runs.push(await closedRun(ctx, kind, settings.otherConnections, settings.otherSeconds));
+  }
+  await flusher?.flushall();
+  return runs;
+}
+
+async function closedRun(
+  ctx: LoadContext,
+  kind: DeliveryKind,
+  connections: number,
+  seconds: number,
+): Promise<IngressRun> {
+  const deliveries = makeDeliveries(ctx.signingKey, kind, seconds * MAX_PER_SECOND, 'b1');
+  return measured(ctx, kind, 'closed', () =>
+    postDeliveries({ url: ctx.url, deliveries, connections, durationSeconds: seconds }),
+  );
+}
+
+async function rateRun(ctx: LoadContext, rate: number, seconds: number): Promise<IngressRun> {
+  const amount = rate * seconds;
+  const deliveries = makeDeliveries(ctx.signingKey, 'accepted', amount + 1000, 'b1r');
+  return measured(ctx, 'accepted', 'rate', () =>
+    postDeliveries({
+      url: ctx.url,
+      deliveries,
+      connections: 64,
+      amount,
+      overallRate: rate,
+      durationSeconds: seconds * 3,
+    }),
+  );
+}
+
+/** Runs one load with CPU accounting: what the target used, and what the rest of the machine did. */
+async function measured(
+  ctx: LoadContext,
+  kind: DeliveryKind,
+  mode: IngressRun['mode'],
+  load: () => Promise<LoadResult>,
+): Promise<IngressRun> {
+  // A short pause so the last run's stragglers (and GC of its deliveries) are over.
+  await sleep(300);
+  const { value, cpu } = await measureCpu({ ...ctx.pids, loadgen: process.pid }, load);
+  const targetShare = (cpu.percent.target ?? 0) / 100;
+  const perCpuSecond = targetShare > 0 ? value.answeredPerSecond / targetShare : 0;
+  return {
+    target: ctx.target,
+    kind,
+    mode,
+    ...value,
+    cpu,
+    answersPerTargetCpuSecond: Math.round(perCpuSecond),
+  };
+}
+
+function report(runs: IngressRun[], memory: Record<string, number | undefined>): void {
+  printTable(
+    'Scenario 1/5: ingress and bare baseline, one core',
+    runs.map((run) => ({
+      target: run.target,
+      deliveries: run.kind,
+      load: run.mode === 'rate' ? `${run.overallRate}/s open loop` : `${run.connections} conn`,
+      'answers/s': run.answeredPerSecond,
+      'p50 ms': run.latencyMs.p50,
+      'p99 ms': run.latencyMs.p99,
+      'max ms': run.latencyMs.max,
+      statuses: Object.entries(run.statuses)
+        .map(([status, count]) => `${status}:${count}`)
+        .join(' '),
+      errors: run.errors + run.timeouts,
+      'target cpu %': run.cpu.percent.target ?? 0,
+      'answers/cpu-s': run.answersPerTargetCpuSecond,
+      'others cpu %': run.cpu.othersPercent,
+    })),
+  );
+  printTable('Scenario 4: resident memory (MiB)', [
+    Object.fromEntries(Object.entries(memory).map(([key, value]) => [key, value ?? 'n/a'])),
+  ]);
+}
