@@ -72,8 +72,16 @@ async function startContainerRedis(): Promise<TestRedis> {
   };
 }
 
-/** Starts `redis-server` on a free port in a scratch directory, persisting nothing. */
-export async function startRedisServer(): Promise<TestRedis> {
+export interface RedisServerOptions {
+  /** Keep every write on disk (append-only, fsync always), so a restart keeps the data. */
+  persist?: boolean;
+}
+
+/**
+ * Starts `redis-server` on a free port in a scratch directory. By default it persists nothing;
+ * with `persist` it behaves like a production Redis across `stop` and `start`.
+ */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<TestRedis> {
   const port = await getPort();
   const dir = mkdtempSync(join(tmpdir(), 'cma-test-redis-'));
   let child: ChildProcess | undefined;
@@ -81,7 +89,12 @@ export async function startRedisServer(): Promise<TestRedis> {
   const start = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', ''],
+        ...(options.persist
+          ? ['--appendonly', 'yes', '--appendfsync', 'always']
+          : ['--appendonly', 'no']),
+      ],
       { cwd: dir, stdio: 'ignore' },
     );
     child.on('error', (error) => {

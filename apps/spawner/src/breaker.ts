@@ -26,7 +26,12 @@ local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
 if state == 'closed' then return {'closed', 0, failures} end
 local now = tonumber(ARGV[1])
 local untilMs = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
-if now < untilMs then return {state, untilMs - now, failures} end
+if now < untilMs then
+  -- While a probe runs, others look again soon rather than for the probe's whole allowance.
+  local wait = untilMs - now
+  if state == 'half-open' then wait = math.min(wait, tonumber(ARGV[3])) end
+  return {state, wait, failures}
+end
 redis.call('HSET', KEYS[1], 'state', 'half-open', 'until', now + tonumber(ARGV[2]), 'updated_at', now)
 return {'probe', 0, failures}
 `;
@@ -42,8 +47,16 @@ end
 return state
 `;
 
+/** How soon callers turned away during a probe look again (ms). */
+const PROBE_RECHECK_MS = 1000;
+
 type BreakerRedis = Redis & {
-  breakerAdmit(key: string, now: number, probeMs: number): Promise<[string, number, number]>;
+  breakerAdmit(
+    key: string,
+    now: number,
+    probeMs: number,
+    recheckMs: number,
+  ): Promise<[string, number, number]>;
   breakerFault(key: string, now: number, threshold: number, coolDownMs: number): Promise<string>;
 };
 
@@ -76,6 +89,7 @@ export class ProviderBreaker {
       this.key,
       this.now(),
       this.settings.probeTimeoutMs,
+      PROBE_RECHECK_MS,
     );
     if (state === 'closed') return { allowed: true, probe: false, failures };
     if (state === 'probe') return { allowed: true, probe: true, failures };
