@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   assertSandboxAvailable,
+  createWorkerCgroups,
   descendantsOf,
   isProcessAlive,
   LocalProvider,
   type LocalProviderSettings,
+  removeWorkerCgroups,
   SandboxUnavailableError,
   type WorkerMachine,
 } from '@cma-fleet/spawner';
@@ -141,6 +143,51 @@ describe.skipIf(skipReason !== undefined)('local workers: start, adopt, kill, li
     });
   });
 });
+
+/** Why per-worker cgroups cannot be made here (not root, no delegation), or undefined. */
+function cgroupSkipReason(): string | undefined {
+  const probe = `lw-probe-${randomBytes(3).toString('hex')}`;
+  const made = createWorkerCgroups(probe, { memoryMb: 64, maxProcesses: 64 });
+  removeWorkerCgroups(probe);
+  return made ? undefined : 'no writable cgroups on this host';
+}
+const limitsSkipReason = skipReason ?? cgroupSkipReason();
+if (limitsSkipReason) console.warn(`SKIPPED local worker limits test: ${limitsSkipReason}`);
+
+describe.skipIf(limitsSkipReason !== undefined)('local worker limits', () => {
+  it('caps the processes a worker can start and ends it when it outgrows its memory', async () => {
+    const p = provider({ limits: { memoryMb: 256, maxProcesses: 64 } });
+    const machine = await p.create({
+      sessionId: 'sesn_limits',
+      jobTag: 'l',
+      env: { FAKE_ANT_FORKS: '100', FAKE_ANT_ALLOC_MB: '1024' },
+    });
+    await p.prepare(machine);
+    await p.applyEgress(machine);
+    try {
+      await p.startWorker(machine);
+      await expectCapped(p, machine);
+    } finally {
+      await p.kill(machine.id);
+    }
+  });
+});
+
+async function expectCapped(p: LocalProvider, machine: WorkerMachine) {
+  const work = p.paths(machine.id).work;
+  await waitForFile(join(work, 'forks.json'));
+
+  const forks = JSON.parse(readFileSync(join(work, 'forks.json'), 'utf8')) as string[];
+  expect(forks.filter((result) => result === 'ok').length).toBeLessThan(64);
+  expect(forks.filter((result) => result !== 'ok').length).toBeGreaterThan(0);
+  await expect
+    .poll(async () => (await p.get(machine.id))?.status, { timeout: 20_000 })
+    .toBe('exited');
+  expect(existsSync(join(work, 'allocated'))).toBe(false);
+  expect(readFileSync(p.paths(machine.id).log, 'utf8')).toContain(
+    'limits memory 256 MB, 64 processes',
+  );
+}
 
 describe.skipIf(skipReason !== undefined)('local workers fail closed', () => {
   it('refuses to run at all without bubblewrap, naming what to install', () => {

@@ -113,6 +113,8 @@ export const spawnerEnv = commonEnv.extend({
   LOCAL_RUNTIME_DIR: optionalString.pipe(absolutePath.default(join(tmpdir(), 'cma-fleet-workers'))),
   /** Local mode: at most this many live workers on this host. */
   LOCAL_MAX_WORKERS: envInt(4, 1, 1000),
+  /** Local mode: at most this many processes and threads per worker (with WORKER_MEMORY_MB). */
+  LOCAL_MAX_PROCESSES: envInt(512, 32, 100_000),
   /** Local mode: host paths workers may not read, besides home, .env and .fleet. */
   LOCAL_DENY_READ: envList.pipe(z.array(absolutePath)),
   /**

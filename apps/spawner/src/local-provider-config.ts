@@ -35,6 +35,7 @@ export function createLocalProvider(
       ...config.LOCAL_DENY_READ,
     ],
     path,
+    limits: { memoryMb: config.WORKER_MEMORY_MB, maxProcesses: config.LOCAL_MAX_PROCESSES },
     runtimeEnv: env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS } : {},
   });
 }

@@ -7,8 +7,15 @@ import {
   readFileSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { workerPollArgs } from '../bootstrap.js';
+import {
+  createWorkerCgroups,
+  joinCgroupsPrefix,
+  removeWorkerCgroups,
+  type WorkerLimits,
+} from './local-limits.js';
 import {
   descendantsOf,
   isProcessAlive,
@@ -64,6 +71,8 @@ export interface LocalProviderSettings {
   path: string;
   /** Extra environment for the sandbox runtime itself, e.g. NODE_EXTRA_CA_CERTS for its proxy. */
   runtimeEnv?: Record<string, string>;
+  /** Memory and process caps per worker (cgroups); none when the host lets us make none. */
+  limits?: WorkerLimits;
   /** How long a killed worker gets to stop after SIGTERM before SIGKILL. Default 10 s. */
   killGraceMs?: number;
   /** How long the sandbox may take to come up. Default 15 s. */
@@ -176,6 +185,7 @@ export class LocalProvider implements WorkerProvider {
     if (state.killedAt === undefined) {
       writeState(this.settings.runtimeDir, { ...state, killedAt: Date.now() });
     }
+    removeWorkerCgroups(id);
     // The log and state stay for inspection; what the worker wrote goes with it.
     const paths = this.paths(id);
     rmSync(paths.work, { recursive: true, force: true });
@@ -200,26 +210,25 @@ export class LocalProvider implements WorkerProvider {
   private launch(state: LocalWorkerState, paths: WorkerPaths, remainingSeconds: number) {
     const log = openSync(paths.log, 'a', 0o600);
     const poll = workerPollArgs({ workdir: paths.work, maxIdle: this.settings.maxIdle });
-    const child = spawn(
+    const [command, ...args] = [
+      ...this.limitsPrefix(state.id, log),
       'timeout',
-      [
-        '--kill-after=10s',
-        `${remainingSeconds}s`,
-        process.execPath,
-        sandboxCliPath(),
-        '--settings',
-        paths.sandboxSettings,
-        '--',
-        'ant',
-        ...poll,
-      ],
-      {
-        cwd: paths.work,
-        detached: true,
-        stdio: ['ignore', log, log],
-        env: this.runtimeEnv(state, paths),
-      },
-    );
+      '--kill-after=10s',
+      `${remainingSeconds}s`,
+      process.execPath,
+      sandboxCliPath(),
+      '--settings',
+      paths.sandboxSettings,
+      '--',
+      'ant',
+      ...poll,
+    ] as [string, ...string[]];
+    const child = spawn(command, args, {
+      cwd: paths.work,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: this.runtimeEnv(state, paths),
+    });
     closeSync(log);
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => resolve(code));
@@ -228,6 +237,25 @@ export class LocalProvider implements WorkerProvider {
     child.unref();
     if (child.pid === undefined) throw new SandboxUnavailableError('could not start `timeout`');
     return { pid: child.pid, exited };
+  }
+
+  /**
+   * Puts the worker in its own cgroups, capped in memory and processes, from its first instant.
+   * Says in the worker's log which limits hold.
+   */
+  private limitsPrefix(id: string, log: number): string[] {
+    const limits = this.settings.limits;
+    if (!limits) return [];
+    const cgroups = createWorkerCgroups(id, limits);
+    // TEMPORARY: without writable cgroups (a non-root spawner, no systemd delegation) only the
+    // lifetime cap holds, until the provider learns `systemd-run --user --scope`.
+    writeSync(
+      log,
+      cgroups
+        ? `cma-fleet: limits memory ${limits.memoryMb} MB, ${limits.maxProcesses} processes\n`
+        : 'cma-fleet: no writable cgroups here: memory and process limits NOT enforced\n',
+    );
+    return cgroups ? joinCgroupsPrefix(cgroups.procsFiles) : [];
   }
 
   /**
