@@ -1,4 +1,5 @@
 import { InstaVmHttpError, InstaVmTransportError } from '@cma-fleet/instavm';
+import { SandboxUnavailableError } from './providers/local-sandbox.js';
 
 /** The provisioning step that failed: only a create can leave a VM behind when it errs. */
 export type ProvisionStep = 'create' | 'other';
@@ -80,6 +81,10 @@ export function planRetry(
       vmMayExist: step === 'create' && error.requestSent,
       cause: `no answer from the provider (${error.kind})`,
     };
+  }
+  if (error instanceof SandboxUnavailableError) {
+    // No sandbox (or no `ant`) on this host: a retry cannot help, and nothing runs unsandboxed.
+    return { ...plan, retry: false, delayMs: 0, cause: 'the local sandbox is unavailable' };
   }
   if (!(error instanceof InstaVmHttpError)) {
     return { ...plan, vmMayExist: step === 'create', cause: 'unexpected error' };
