@@ -1,60 +1,72 @@
 #!/usr/bin/env sh
-# Builds the runtime file layout of one app into <outdir>: compiled dist/ of the app and of every
-# workspace package it imports, production dependencies only, no TypeScript sources.
+# Builds the runtime file layout of one or more programs: <outdir>/<app> holds the compiled dist/
+# of the app and of every workspace package it imports, production dependencies only, and no
+# TypeScript sources.
 #
-#   scripts/build-runtime.sh <ingress|spawner|fake-instavm> <outdir>
+#   scripts/build-runtime.sh <outdir> <ingress|spawner|fake-instavm>...
 #
 # The Dockerfile runs exactly this script, and test/deploy/runtime-layout.test.ts runs it into a
-# temporary folder and starts the apps from there, so the test proves the image's layout.
+# temporary folder and starts the programs from there, so the test proves the image's layout.
 # Needs `pnpm install --frozen-lockfile` done first (the store then has every package).
 set -eu
 
-app="${1:-}"
-out="${2:-}"
-case "$app" in
-  ingress | spawner | fake-instavm) ;;
-  *)
-    echo "usage: $0 <ingress|spawner|fake-instavm> <outdir>" >&2
-    exit 2
-    ;;
+usage() {
+  echo "usage: $0 <outdir> <ingress|spawner|fake-instavm>..." >&2
+  exit 2
+}
+
+[ $# -ge 2 ] || usage
+out="$1"
+shift
+case "$out" in
+  /*) ;;
+  *) out="$PWD/$out" ;;
 esac
-if [ -z "$out" ]; then
-  echo "usage: $0 <ingress|spawner|fake-instavm> <outdir>" >&2
-  exit 2
-fi
-if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
-  echo "$out exists and is not empty" >&2
-  exit 2
-fi
+filters=""
+for app in "$@"; do
+  case "$app" in
+    ingress | spawner | fake-instavm) ;;
+    *) usage ;;
+  esac
+  if [ -e "$out/$app" ]; then
+    echo "$out/$app already exists" >&2
+    exit 2
+  fi
+  filters="$filters --filter @cma-fleet/$app..."
+done
 
 cd "$(dirname "$0")/.."
-package="@cma-fleet/$app"
 
-# The app and its workspace dependencies, dependencies first. A stale dist/ could hold a module
-# whose source was deleted, so each is cleaned before it compiles.
-pnpm --filter "$package..." exec rm -rf dist
-pnpm --filter "$package..." run build
+# The apps and their workspace dependencies, dependencies first, each package once. A stale
+# dist/ could hold a module whose source was deleted, so each is cleaned before it compiles.
+# shellcheck disable=SC2086 # $filters is a list of words on purpose.
+pnpm $filters exec rm -rf dist
+# shellcheck disable=SC2086
+pnpm $filters run build
 
-# --legacy: pnpm 10 otherwise deploys only from workspaces with inject-workspace-packages, which
-# would make every local install copy the packages instead of linking them. --offline: the
-# install before this filled the store, and an image build should not resolve anything anew.
-pnpm --filter "$package" deploy --legacy --prod --offline "$out"
+for app in "$@"; do
+  dest="$out/$app"
+  # --legacy: pnpm 10 otherwise deploys only from workspaces with inject-workspace-packages,
+  # which would make every local install copy the packages instead of linking them. --offline:
+  # the install before this filled the store; an image build should not resolve anything anew.
+  pnpm --filter "@cma-fleet/$app" deploy --legacy --prod --offline "$dest"
 
-# pnpm hoists a link to the deployed package itself, pointing back into the workspace: dangling
-# in an image, and a path into the repository anywhere else. Every link must stay inside $out.
-out_real=$(cd "$out" && pwd -P)
-find "$out" -type l | while read -r link; do
-  case "$(readlink -f "$link" || true)" in
-    "$out_real"/*) ;;
-    *) rm "$link" ;;
-  esac
+  # pnpm hoists a link to the deployed package itself, pointing back into the workspace:
+  # dangling in an image, and a path into the repository anywhere else. Links stay inside.
+  dest_real=$(cd "$dest" && pwd -P)
+  find "$dest" -type l | while read -r link; do
+    case "$(readlink -f "$link" || true)" in
+      "$dest_real"/*) ;;
+      *) rm "$link" ;;
+    esac
+  done
+
+  # Production runs dist/ (the "default" export condition); sources and build configs stay
+  # out, which also proves nothing reaches for them. Only real directories, never via a link.
+  for pkg in "$dest" "$dest"/node_modules/.pnpm/@cma-fleet+*/node_modules/@cma-fleet/*; do
+    if [ -d "$pkg" ] && [ ! -L "$pkg" ]; then
+      rm -rf "$pkg/src" "$pkg"/tsconfig*.json
+    fi
+  done
+  cp scripts/healthcheck.mjs "$dest/healthcheck.mjs"
 done
-
-# Production runs dist/ (the "default" export condition); sources and build configs stay out,
-# which also proves nothing reaches for them. Only real directories: never through a link.
-for pkg in "$out" "$out"/node_modules/.pnpm/@cma-fleet+*/node_modules/@cma-fleet/*; do
-  if [ -d "$pkg" ] && [ ! -L "$pkg" ]; then
-    rm -rf "$pkg/src" "$pkg"/tsconfig*.json
-  fi
-done
-cp scripts/healthcheck.mjs "$out/healthcheck.mjs"

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,8 @@ export async function startFakeInstaVm(options: FakeInstaVmOptions = {}): Promis
   const log = new RequestLog();
   // Aborted by close(): ends every pending delay so nothing acts after the fake is gone.
   const closing = new AbortController();
+  // Every pending create delay listens on it; dozens at once are normal under load, not a leak.
+  setMaxListeners(0, closing.signal);
 
   const controls: FakeControls = {
     requests: () => log.all(),
