@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   commonEnv,
   envInt,
+  envOptionalInt,
   envList,
   looksLikeAnthropicKey,
   optionalString,
@@ -142,6 +143,11 @@ export const spawnerEnv = commonEnv.extend({
   PROVISION_MAX_STARTS_PER_SECOND: envInt(1000, 1, 100_000),
   /** On SIGTERM, in-flight provisions get this long to finish before the spawner exits (ms). */
   SPAWNER_SHUTDOWN_MS: envInt(25_000, 100, 600_000),
+  /** Serves GET /health (liveness by consumption) on this port; unset: off, 0: any free port. */
+  SPAWNER_HEALTH_PORT: envOptionalInt(0, 65_535),
+  SPAWNER_HEALTH_HOST: optionalString.pipe(z.string().default('0.0.0.0')),
+  /** Jobs waiting this long while this spawner takes none fails its liveness check (ms). */
+  SPAWNER_LIVENESS_STALL_MS: envInt(60_000, 100, 3_600_000),
 });
 
 /** The checks that depend on SANDBOX_PROVIDER: which key is held, and whether InstaVM's. */

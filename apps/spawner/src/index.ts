@@ -1,5 +1,7 @@
 export * from './bootstrap.js';
 export * from './config.js';
+export * from './health-server.js';
+export * from './liveness.js';
 export * from './control.js';
 export * from './local-provider-config.js';
 export * from './logger.js';

@@ -1,5 +1,6 @@
 import { loadConfigOrExit, withTimeout } from '@cma-fleet/shared';
 import { loadSpawnerConfig } from './config.js';
+import { startHealthServer } from './health-server.js';
 import { createSpawnerLogger } from './logger.js';
 import { CHECKPOINTS, type Checkpoint } from './provision.js';
 import { startSpawner } from './spawner.js';
@@ -8,6 +9,12 @@ const config = loadConfigOrExit(() => loadSpawnerConfig());
 const logger = createSpawnerLogger(config);
 
 const spawner = startSpawner(config, logger, { checkpoint: crashHookFromEnv() });
+const health =
+  config.SPAWNER_HEALTH_PORT === undefined
+    ? undefined
+    : await startHealthServer(config.SPAWNER_HEALTH_PORT, config.SPAWNER_HEALTH_HOST, () =>
+        spawner.liveness(),
+      );
 logger.info(
   {
     provider: spawner.provider.name,
@@ -24,6 +31,7 @@ logger.info(
   },
   'spawner consuming',
 );
+if (health) logger.info({ url: health.url }, 'liveness check listening');
 
 let closing = false;
 
@@ -39,6 +47,7 @@ async function shutdown(signal: string) {
   logger.info({ signal, deadline_ms: deadlineMs }, 'spawner shutting down');
   // The last resort, should even the forced close hang.
   setTimeout(() => process.exit(1), deadlineMs + 2000).unref();
+  void health?.close();
   try {
     await withTimeout(spawner.close(), deadlineMs, 'draining in-flight provisions');
     logger.info('spawner stopped');

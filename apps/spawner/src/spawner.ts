@@ -13,12 +13,15 @@ import { createLocalProvider } from './local-provider-config.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
 import type { ProvisionDeps } from './provision.js';
+import { ConsumptionWatchdog, type LivenessReport, ProcessorActivity } from './liveness.js';
 import { backoffStrategy, createSpawnProcessor } from './spawn-processor.js';
 
 export interface RunningSpawner {
   worker: Worker;
   provider: WorkerProvider;
   breaker: ProviderBreaker;
+  /** Whether this spawner consumes the queue (see liveness.ts). */
+  liveness(): Promise<LivenessReport>;
   close(): Promise<void>;
   /**
    * Dies as a killed process would, for tests: in-flight provisions stop where they are (their
@@ -109,10 +112,20 @@ export function startSpawner(
     },
   });
 
+  const activity = new ProcessorActivity();
+  const watchdog = new ConsumptionWatchdog({
+    queue,
+    activity,
+    concurrency: config.SPAWNER_CONCURRENCY,
+    maxStartsPerSecond: config.PROVISION_MAX_STARTS_PER_SECOND,
+    stallMs: config.SPAWNER_LIVENESS_STALL_MS,
+  });
   const worker = new Worker(
     SPAWN_QUEUE,
     (job, token, signal) =>
-      process(job, token, signal ? AbortSignal.any([signal, life.signal]) : life.signal),
+      activity.track(() =>
+        process(job, token, signal ? AbortSignal.any([signal, life.signal]) : life.signal),
+      ),
     {
       connection,
       prefix,
@@ -131,6 +144,7 @@ export function startSpawner(
     worker,
     provider,
     breaker,
+    liveness: () => watchdog.check(),
     async close() {
       await worker.close();
       await queue.close();

@@ -79,3 +79,22 @@ export const envList = z
       .map((item) => item.trim())
       .filter((item) => item !== ''),
   );
+
+/** An optional whole number within bounds: unset or empty gives undefined. */
+export function envOptionalInt(min: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return undefined;
+      const parsed = Number(value);
+      if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a whole number from ${min} to ${max}, got "${value}"`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+}
