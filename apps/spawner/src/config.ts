@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import {
   commonEnv,
   envInt,
-  envOptionalInt,
   envList,
+  envOptionalInt,
   looksLikeAnthropicKey,
   optionalString,
   parseEnv,

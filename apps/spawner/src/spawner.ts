@@ -9,11 +9,11 @@ import {
 import { Queue, Worker } from 'bullmq';
 import { ProviderBreaker } from './breaker.js';
 import { DEFAULT_KEY_PLACEHOLDER, type SpawnerConfig } from './config.js';
+import { ConsumptionWatchdog, type LivenessReport, ProcessorActivity } from './liveness.js';
 import { createLocalProvider } from './local-provider-config.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
 import type { ProvisionDeps } from './provision.js';
-import { ConsumptionWatchdog, type LivenessReport, ProcessorActivity } from './liveness.js';
 import { backoffStrategy, createSpawnProcessor } from './spawn-processor.js';
 
 export interface RunningSpawner {
