@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { runStartedEvent, signedHeaders } from '../helpers/sign.js';
@@ -22,7 +23,7 @@ async function postRunStarted(fleet: TestFleet, webhookId: string, sessionId: st
 }
 
 async function workerOf(fleet: TestFleet, sessionId: string) {
-  const answer = (await (await fetch(`${fleet.ingress.url}/workers`)).json()) as WorkersAnswer;
+  const answer = (await (await adminFetch(fleet, '/workers')).json()) as WorkersAnswer;
   return answer.workers.find((w) => w.session_id === sessionId);
 }
 

@@ -23,6 +23,7 @@ export function realLookingSecrets() {
     instavmApiKey: `instavm_sk_${randomBytes(24).toString('hex')}`,
     environmentKey: `sk-ant-oat01-${randomBytes(32).toString('base64url')}`,
     apiKey: `sk-ant-api03-${randomBytes(32).toString('base64url')}`,
+    adminToken: randomBytes(24).toString('hex'),
   };
 }
 
@@ -63,6 +64,9 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
     WORKER_EGRESS_DOMAINS: 'pypi.org,files.pythonhosted.org',
     WORKER_LIFETIME_SECONDS: '7200',
     SPAWN_BACKOFF_MS: '50',
+    ADMIN_TOKEN: secrets.adminToken,
+    ADMIN_PORT: '0',
+    ADMIN_HOST: '127.0.0.1',
     // The control plane holds the organisation key; it must never reach a worker.
     ANTHROPIC_API_KEY: secrets.apiKey,
     ...extraEnv,

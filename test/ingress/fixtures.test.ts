@@ -45,6 +45,9 @@ describe('the shared webhook fixtures, at the fixture clock', () => {
         HOST: '127.0.0.1',
         ANTHROPIC_WEBHOOK_SIGNING_KEY: fixtures.signing_key,
         SPAWN_ATTEMPTS: 3,
+        ADMIN_PORT: 0,
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_DASHBOARD_WRITE: false,
       },
       createLogger({ name: 'test', level: 'silent' }),
     );

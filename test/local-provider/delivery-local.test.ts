@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { workerPollArgs } from '@cma-fleet/spawner';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { dumpRedis } from '../helpers/redis-dump.js';
 import { runStartedEvent, signedHeaders } from '../helpers/sign.js';
@@ -16,7 +17,7 @@ interface WorkersAnswer {
 }
 
 async function workerOf(fleet: TestFleet, sessionId: string) {
-  const answer = (await (await fetch(`${fleet.ingress.url}/workers`)).json()) as WorkersAnswer;
+  const answer = (await (await adminFetch(fleet, '/workers')).json()) as WorkersAnswer;
   return answer.workers.find((w) => w.session_id === sessionId);
 }
 

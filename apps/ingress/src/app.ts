@@ -1,18 +1,23 @@
 import { type Logger, type WorkerStateStore, withTimeout } from '@cma-fleet/shared';
 import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
+import { adminDisabled } from './admin-auth.js';
 import type { Scheduler } from './schedule.js';
-import { renderStatusPage } from './status-page.js';
-import { webhookRouter } from './webhook.js';
-import { listWorkerViews } from './workers-view.js';
+import { type WebhookDeps, webhookRouter } from './webhook.js';
 
 export interface IngressDeps {
   signingKey: string | undefined;
   scheduler: Scheduler;
   store: WorkerStateStore;
   logger: Logger;
+  onDelivery?: WebhookDeps['onDelivery'];
+  /** False: `GET /` says how to turn the operator's view on (it is never served here). */
+  adminEnabled?: boolean;
 }
 
-/** The ingress HTTP app: the webhook, a health check, the workers list and a status page. */
+/**
+ * The public ingress app: the webhook and a bare health check, nothing else. The operator's view
+ * is a separate app on the admin port (see `createAdminApp`).
+ */
 export function createIngressApp(deps: IngressDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -29,23 +34,7 @@ export function createIngressApp(deps: IngressDeps): Express {
     }
   });
 
-  app.get('/workers', async (_req, res) => {
-    const workers = await readOr503(res, () => listWorkerViews(deps.store));
-    if (workers) res.json({ workers });
-  });
-
-  app.get('/', async (_req, res) => {
-    const data = await readOr503(res, () =>
-      Promise.all([
-        listWorkerViews(deps.store),
-        deps.scheduler.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed'),
-      ]),
-    );
-    if (!data) return;
-    const [workers, queue] = data;
-    const signingKeyConfigured = deps.signingKey !== undefined;
-    res.type('html').send(renderStatusPage({ workers, queue, signingKeyConfigured }));
-  });
+  if (!deps.adminEnabled) app.get('/', adminDisabled);
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
@@ -55,7 +44,7 @@ export function createIngressApp(deps: IngressDeps): Express {
 }
 
 /** Runs a Redis read; when Redis cannot answer within a second, answers 503 and returns undefined. */
-async function readOr503<T>(res: Response, read: () => Promise<T>): Promise<T | undefined> {
+export async function readOr503<T>(res: Response, read: () => Promise<T>): Promise<T | undefined> {
   try {
     return await withTimeout(read(), 1000, 'Redis read');
   } catch {
@@ -65,7 +54,7 @@ async function readOr503<T>(res: Response, read: () => Promise<T>): Promise<T | 
 }
 
 /** Body-parser errors keep their 4xx status; anything else is our fault, logged, answered 500. */
-function errorHandler(logger: Logger): ErrorRequestHandler {
+export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, _req, res, _next) => {
     const status = typeof error?.status === 'number' && error.status >= 400 ? error.status : 500;
     if (status >= 500) logger.error({ err: error }, 'request failed');

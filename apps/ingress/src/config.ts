@@ -1,4 +1,11 @@
-import { commonEnv, envInt, optionalString, parseEnv, spawnJobEnv } from '@cma-fleet/shared';
+import {
+  adminEnv,
+  commonEnv,
+  envInt,
+  optionalString,
+  parseEnv,
+  spawnJobEnv,
+} from '@cma-fleet/shared';
 import { z } from 'zod';
 
 /** The placeholder the reference cookbook ships in its examples; treated as "not configured". */
@@ -30,6 +37,7 @@ function isStandardWebhooksKey(value: string): boolean {
 }
 
 export const ingressEnv = commonEnv.extend(spawnJobEnv.shape).extend({
+  ...adminEnv.shape,
   // 0 picks a free port (tests and `pnpm start` use it).
   PORT: envInt(8000, 0, 65_535),
   HOST: optionalString.pipe(z.string().default('0.0.0.0')),

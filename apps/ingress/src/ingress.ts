@@ -9,12 +9,15 @@ import {
   waitForRedis,
 } from '@cma-fleet/shared';
 import { Queue } from 'bullmq';
+import { startAdmin } from './admin-server.js';
 import { createIngressApp } from './app.js';
 import type { IngressConfig } from './config.js';
 import { DeliveryMarks } from './delivery-marks.js';
 
 export interface RunningIngress {
   url: string;
+  /** The operator's view (status page, /workers, /metrics, dashboard); undefined without ADMIN_TOKEN. */
+  adminUrl: string | undefined;
   server: Server;
   queue: Queue;
   close(): Promise<void>;
@@ -38,11 +41,14 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     marks: new DeliveryMarks(redis, prefix),
     jobSettings: { attempts: config.SPAWN_ATTEMPTS },
   };
+  const admin = await startAdmin(config, { scheduler, store, prefix, logger });
   const app = createIngressApp({
     signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,
     scheduler,
     store,
     logger,
+    onDelivery: admin.onDelivery,
+    adminEnabled: admin.url !== undefined,
   });
 
   const server = app.listen(config.PORT, config.HOST);
@@ -55,6 +61,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
 
   return {
     url: `http://${host}:${port}`,
+    adminUrl: admin.url,
     server,
     queue,
     async close() {
@@ -62,6 +69,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await admin.close();
       await queue.close().catch(() => {});
       redis.disconnect();
     },

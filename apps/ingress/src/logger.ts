@@ -9,7 +9,7 @@ export function createIngressLogger(
   return createLogger({
     name: 'ingress',
     level: config.LOG_LEVEL,
-    secrets: [config.ANTHROPIC_WEBHOOK_SIGNING_KEY],
+    secrets: [config.ANTHROPIC_WEBHOOK_SIGNING_KEY, config.ADMIN_TOKEN],
     destination,
   });
 }

@@ -9,13 +9,15 @@ export interface WebhookDeps {
   signingKey: string | undefined;
   scheduler: Scheduler;
   logger: Logger;
+  /** Told of every answered delivery, with the fields it was logged with (for metrics). */
+  onDelivery?: (report: { outcome: Outcome; status: number } & Record<string, unknown>) => void;
 }
 
 /** The largest body we read; Anthropic's envelopes are thin, a few hundred bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** What happened to a delivery, as logged and counted. */
-type Outcome = 'scheduled' | 'duplicate' | 'ignored' | 'rejected' | 'unavailable';
+export type Outcome = 'scheduled' | 'duplicate' | 'ignored' | 'rejected' | 'unavailable';
 
 /**
  * `POST /webhook`: read the raw bytes (any content type), verify, then either schedule a spawn
@@ -38,6 +40,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
         { status, outcome, ms: round(performance.now() - started), ...fields },
         'delivery',
       );
+      deps.onDelivery?.({ outcome, status, ...fields });
     };
 
     if (!verify) {
@@ -68,6 +71,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
 
     const sessionId = action.sessionId;
     const fields = { session_id: sessionId };
+    const enqueueStarted = performance.now();
     try {
       const accepted = await acceptRun(
         deps.scheduler,
@@ -75,17 +79,20 @@ export function webhookRouter(deps: WebhookDeps): Router {
         sessionId,
         receivedAt,
       );
+      const enqueue_ms = round(performance.now() - enqueueStarted);
       if (accepted.duplicate) {
         answer(200, { ok: true, duplicate: true }, 'duplicate', fields);
       } else {
         answer(200, { ok: true, scheduled: sessionId }, 'scheduled', {
           ...fields,
           job_id: accepted.jobId,
+          enqueue_ms,
         });
       }
     } catch (error) {
       answer(503, { error: 'queue unavailable, retry later' }, 'unavailable', {
         session_id: sessionId,
+        reason: 'queue',
         error: (error as Error).message,
       });
     }

@@ -8,6 +8,7 @@ import {
   looksLikeAnthropicKey,
   optionalString,
   parseEnv,
+  spawnerMetricsEnv,
 } from '@cma-fleet/shared';
 import { z } from 'zod';
 
@@ -54,7 +55,7 @@ function realLocalKey(value: string | undefined, ctx: z.RefinementCtx): string {
   return value ?? '';
 }
 
-export const spawnerEnv = commonEnv.extend({
+export const spawnerEnv = commonEnv.extend(spawnerMetricsEnv.shape).extend({
   ANTHROPIC_ENVIRONMENT_ID: optionalString.pipe(
     z.string({ error: 'set it to the self-hosted environment id (env_...) from the Console' }),
   ),

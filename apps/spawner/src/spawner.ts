@@ -1,9 +1,11 @@
 import { InstaVmClient } from '@cma-fleet/instavm';
 import {
   createRedis,
+  createSpawnerMetrics,
   type Logger,
   queuePrefix,
   SPAWN_QUEUE,
+  type SpawnerMetrics,
   WorkerStateStore,
 } from '@cma-fleet/shared';
 import { Queue, Worker } from 'bullmq';
@@ -11,9 +13,11 @@ import { ProviderBreaker } from './breaker.js';
 import { DEFAULT_KEY_PLACEHOLDER, type SpawnerConfig } from './config.js';
 import { ConsumptionWatchdog, type LivenessReport, ProcessorActivity } from './liveness.js';
 import { createLocalProvider } from './local-provider-config.js';
+import { type OperatorSide, startOperatorSide } from './operator-side.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
 import type { ProvisionDeps } from './provision.js';
+import { providerCallObserver } from './spawn-observer.js';
 import { backoffStrategy, createSpawnProcessor } from './spawn-processor.js';
 
 export interface RunningSpawner {
@@ -22,6 +26,9 @@ export interface RunningSpawner {
   breaker: ProviderBreaker;
   /** Whether this spawner consumes the queue (see liveness.ts). */
   liveness(): Promise<LivenessReport>;
+  /** Metrics, the control queue's worker and the /metrics endpoint (see operator-side.ts). */
+  metrics: SpawnerMetrics;
+  operator: OperatorSide;
   close(): Promise<void>;
   /**
    * Dies as a killed process would, for tests: in-flight provisions stop where they are (their
@@ -49,11 +56,15 @@ export function workerEnvFor(config: SpawnerConfig) {
   });
 }
 
-export function createInstaVmProvider(config: SpawnerConfig): InstaVmProvider {
+export function createInstaVmProvider(
+  config: SpawnerConfig,
+  metrics?: SpawnerMetrics,
+): InstaVmProvider {
   const client = new InstaVmClient({
     baseUrl: config.INSTAVM_API_URL,
     apiKey: config.INSTAVM_API_KEY ?? '',
     timeoutMs: config.INSTAVM_TIMEOUT_MS,
+    onResponse: metrics ? providerCallObserver(metrics) : undefined,
   });
   return new InstaVmProvider(client, {
     fleet: config.REDIS_KEY_PREFIX,
@@ -74,11 +85,12 @@ export function startSpawner(
   logger: Logger,
   options: SpawnerOptions = {},
 ): RunningSpawner {
+  const metrics = createSpawnerMetrics();
   // First, so a host that cannot sandbox workers stops the spawner before anything opens.
   const provider =
     config.SANDBOX_PROVIDER === 'local'
       ? createLocalProvider(config)
-      : createInstaVmProvider(config);
+      : createInstaVmProvider(config, metrics);
   const connection = createRedis(config.REDIS_URL, 'worker');
   const prefix = queuePrefix(config.REDIS_KEY_PREFIX);
   const store = new WorkerStateStore(connection, prefix);
@@ -139,13 +151,20 @@ export function startSpawner(
     },
   );
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
+  const operator = startOperatorSide({
+    ...{ config, logger, provider, store, connection, prefix, metrics },
+    spawnWorker: worker,
+  });
 
   return {
     worker,
     provider,
     breaker,
     liveness: () => watchdog.check(),
+    metrics,
+    operator,
     async close() {
+      await operator.close();
       await worker.close();
       await queue.close();
       connection.disconnect();
@@ -153,6 +172,7 @@ export function startSpawner(
     async crash() {
       life.abort(new Error('spawner crashed'));
       connection.disconnect();
+      await operator.close(true);
       await worker.close(true).catch(() => {});
     },
   };
