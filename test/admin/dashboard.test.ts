@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../helpers/admin.js';
+import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
+import { fleetQueue, postRun, waitUntilQuiet } from '../helpers/runs.js';
+
+/** A fleet whose one spawn job failed for good (the provider refused the request). */
+async function fleetWithFailedJob(extraEnv: Record<string, string> = {}) {
+  const fleet = await startTestFleet(extraEnv);
+  fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, times: 1 });
+  await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_dash_failed');
+  const queue = fleetQueue(fleet);
+  await waitUntilQuiet(queue);
+  expect(await queue.getJobCountByTypes('failed')).toBe(1);
+  return { fleet, queue };
+}
+
+const retryFailed = (fleet: TestFleet) =>
+  adminFetch(fleet, '/admin/queues/api/queues/cma-spawn/retry/failed', { method: 'PUT' });
+
+describe('the queue dashboard', () => {
+  let fleet: TestFleet | undefined;
+  afterEach(async () => {
+    await fleet?.close();
+  });
+
+  it('lists both queues, with job data and no secret', async () => {
+    const started = await fleetWithFailedJob();
+    fleet = started.fleet;
+    await started.queue.close();
+    const answer = await adminFetch(
+      fleet,
+      '/admin/queues/api/queues?activeQueue=cma-spawn&status=failed',
+    );
+    expect(answer.status).toBe(200);
+    const text = await answer.text();
+    const body = JSON.parse(text) as { queues: Array<{ name: string; readOnlyMode: boolean }> };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['cma-control', 'cma-spawn']);
+    expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+    expect(text).toContain('sesn_dash_failed');
+    for (const secret of Object.values(fleet.secrets)) expect(text).not.toContain(secret);
+  });
+
+  it('refuses retries while read-only (the default)', async () => {
+    const started = await fleetWithFailedJob();
+    fleet = started.fleet;
+    const answer = await retryFailed(fleet);
+    expect(answer.ok).toBe(false);
+    expect(await started.queue.getJobCountByTypes('failed')).toBe(1);
+    await started.queue.close();
+  });
+
+  it('retries failed jobs when ADMIN_DASHBOARD_WRITE=true', async () => {
+    const started = await fleetWithFailedJob({ ADMIN_DASHBOARD_WRITE: 'true' });
+    fleet = started.fleet;
+    const answer = await retryFailed(fleet);
+    expect(answer.status).toBe(200);
+    await expect.poll(() => started.queue.getJobCountByTypes('completed')).toBe(1);
+    expect(await started.queue.getJobCountByTypes('failed')).toBe(0);
+    await started.queue.close();
+  });
+});
