@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import pretty from 'pino-pretty';
-import { devSigningKey, FLEET_DIR, loadDotEnv } from './lib/dev-env.js';
+import { devAdminToken, devSigningKey, FLEET_DIR, loadDotEnv } from './lib/dev-env.js';
 import { chooseLocalProvider } from './lib/local-provider.js';
 import { ENTRIES, spawnApp, stopProcess, waitForLine } from './lib/processes.js';
 import { hasRedisServer, startLocalRedis } from './lib/redis-server.js';
@@ -107,6 +107,8 @@ async function main() {
     );
   }
   env.PORT = env.PORT || '8000';
+  env.ADMIN_TOKEN = env.ADMIN_TOKEN || devAdminToken();
+  env.ADMIN_PORT = env.ADMIN_PORT || '8001';
 
   run(ENTRIES.ingress, env);
   run(ENTRIES.spawner, env);
@@ -114,8 +116,10 @@ async function main() {
   await waitForHealth(base);
   say('');
   say(`Webhook:      ${base}/webhook   (point your CMA webhook here, through a public HTTPS URL)`);
-  say(`Status page:  ${base}/`);
-  say(`Workers:      ${base}/workers`);
+  const admin = `http://127.0.0.1:${env.ADMIN_PORT}`;
+  say(`Status page:  ${admin}/   (any user name; password: ADMIN_TOKEN, see .fleet/dev.env)`);
+  say(`Dashboard:    ${admin}/admin/queues`);
+  say('Workers:      pnpm fleet workers');
   say('Try it:       pnpm send-test        (in another terminal)');
   say('Stop:         Ctrl-C');
   say('');

@@ -1,3 +1,5 @@
+import { readDevEnv } from './dev-env.js';
+
 /** How the CLI reaches the ingress's admin port: ADMIN_URL, or ADMIN_HOST:ADMIN_PORT. */
 export interface AdminClientSettings {
   adminUrl: string;
@@ -5,7 +7,8 @@ export interface AdminClientSettings {
 }
 
 export function adminClientSettings(env: Record<string, string | undefined>): AdminClientSettings {
-  const token = env.ADMIN_TOKEN?.trim();
+  // A fleet from `pnpm start` keeps its development token in .fleet/dev.env.
+  const token = env.ADMIN_TOKEN?.trim() || readDevEnv().ADMIN_TOKEN;
   if (!token) throw new Error('set ADMIN_TOKEN (the operator token the ingress was started with)');
   const host =
     env.ADMIN_HOST?.trim() && env.ADMIN_HOST !== '0.0.0.0' ? env.ADMIN_HOST : '127.0.0.1';

@@ -18,12 +18,30 @@ export function loadDotEnv(): void {
  * (ignored by git) so `pnpm send-test` can sign with it. Never used when a key is configured.
  */
 export function devSigningKey(): string {
-  const saved = readDevEnv().ANTHROPIC_WEBHOOK_SIGNING_KEY;
-  if (saved) return saved;
-  const key = `whsec_${randomBytes(32).toString('base64')}`;
+  return devValue(
+    'ANTHROPIC_WEBHOOK_SIGNING_KEY',
+    () => `whsec_${randomBytes(32).toString('base64')}`,
+  );
+}
+
+/**
+ * The operator token of a local fleet that has none configured, kept beside the signing key so
+ * `pnpm fleet` and the browser (password) can use it. Never used when ADMIN_TOKEN is set.
+ */
+export function devAdminToken(): string {
+  return devValue('ADMIN_TOKEN', () => randomBytes(24).toString('hex'));
+}
+
+/** A value kept in `.fleet/dev.env`, made once. */
+function devValue(name: string, make: () => string): string {
+  const saved = readDevEnv();
+  const existing = saved[name];
+  if (existing) return existing;
+  const value = make();
+  const lines = Object.entries({ ...saved, [name]: value }).map(([key, v]) => `${key}=${v}\n`);
   mkdirSync(FLEET_DIR, { recursive: true });
-  writeFileSync(DEV_ENV_FILE, `ANTHROPIC_WEBHOOK_SIGNING_KEY=${key}\n`, { mode: 0o600 });
-  return key;
+  writeFileSync(DEV_ENV_FILE, lines.join(''), { mode: 0o600 });
+  return value;
 }
 
 export function readDevEnv(): Record<string, string> {

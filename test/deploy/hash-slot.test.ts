@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { runStartedEvent, signedHeaders } from '../helpers/sign.js';
 
@@ -47,7 +48,7 @@ describe('keys of a fleet with REDIS_KEY_PREFIX=tenant-a', () => {
     expect(response.status).toBe(200);
     await expect.poll(() => fleet.fake.vms().length).toBe(1);
     await expect
-      .poll(async () => (await fetch(`${fleet.ingress.url}/workers`)).json())
+      .poll(async () => (await adminFetch(fleet, '/workers')).json())
       .toMatchObject({ workers: [{ session_id: 'sesn_hash_slot', status: 'running' }] });
 
     const keys = await allKeys(fleet.redis.url);

@@ -10,6 +10,7 @@ const ingress = await startIngress(config, logger);
 logger.info(
   {
     url: ingress.url,
+    admin_url: ingress.adminUrl ?? 'off (set ADMIN_TOKEN)',
     redis_key_prefix: config.REDIS_KEY_PREFIX,
     signing_key: config.ANTHROPIC_WEBHOOK_SIGNING_KEY
       ? 'configured'

@@ -31,6 +31,9 @@ logger.info(
   },
   'spawner consuming',
 );
+void spawner.operator.metricsServer.then(
+  (server) => server && logger.info({ url: server.url }, 'spawner metrics listening'),
+);
 if (health) logger.info({ url: health.url }, 'liveness check listening');
 
 let closing = false;
