@@ -88,14 +88,23 @@ describe.skipIf(skipReason !== undefined)('local workers: start, adopt, kill, li
   });
 
   it('ends a worker when its lifetime is over', async () => {
-    const p = provider({ lifetimeSeconds: 3 });
-    const machine = await sleepingWorker(p);
+    const p = provider({ lifetimeSeconds: 5 });
+    const machine = await p.create({
+      sessionId: 'sesn_l',
+      jobTag: 'l',
+      env: { FAKE_ANT_SLEEP: '300' },
+    });
+    await p.prepare(machine);
+    await p.applyEgress(machine);
+    await p.startWorker(machine); // returns once the sandbox runs
     const leader = pidOf(p, machine);
-    const tree = [leader, ...descendantsOf(leader)];
     expect(await p.get(machine.id)).toMatchObject({ alive: true, status: 'running' });
+    const tree = [leader, ...descendantsOf(leader)];
 
-    await expect.poll(() => tree.filter(alive), { timeout: 15_000 }).toEqual([]);
+    // The fake ant would sleep 300 s; the lifetime (5 s, plus the kill grace) ends it first.
+    await expect.poll(() => tree.filter(alive), { timeout: 25_000 }).toEqual([]);
     expect(await p.get(machine.id)).toMatchObject({ alive: false, status: 'exited' });
+    expect(Date.now() - (machine.createdAt ?? 0)).toBeLessThan(25_000);
   });
 
   it('lets a retried job find its live worker, and a repeated start is a no-op', async () => {
