@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@cma-fleet/shared';
-import { loadSpawnerConfig, workerEnvFor } from '@cma-fleet/spawner';
+import { loadSpawnerConfig, maskedCredentials, workerEnvFor } from '@cma-fleet/spawner';
 import { describe, expect, it } from 'vitest';
 
 const realKey = () => `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
@@ -59,5 +59,30 @@ describe('SANDBOX_PROVIDER in the spawner configuration', () => {
   it('rejects an unknown provider', () => {
     const load = () => loadSpawnerConfig({ ...base, SANDBOX_PROVIDER: 'docker' });
     expect(load).toThrow(/SANDBOX_PROVIDER: must be instavm or local/);
+  });
+
+  it('takes LOCAL_MASKED_ENV values from the spawner and refuses ones it cannot use', () => {
+    const config = loadSpawnerConfig({
+      ...base,
+      SANDBOX_PROVIDER: 'local',
+      ANTHROPIC_ENVIRONMENT_KEY: realKey(),
+      WORKER_EGRESS_DOMAINS: 'api.openai.com,api.example.org',
+      LOCAL_MASKED_ENV: 'OPENAI_API_KEY@api.openai.com,OPENAI_API_KEY@api.example.org',
+    });
+    expect(maskedCredentials(config, { OPENAI_API_KEY: 'sk-test-1' })).toEqual([
+      {
+        name: 'OPENAI_API_KEY',
+        value: 'sk-test-1',
+        injectHosts: ['api.openai.com', 'api.example.org'],
+      },
+    ]);
+    expect(() => maskedCredentials(config, {})).toThrow(/names OPENAI_API_KEY, which the spawner/);
+    const unreachable = { ...config, WORKER_EGRESS_DOMAINS: [] };
+    expect(() => maskedCredentials(unreachable, { OPENAI_API_KEY: 'x' })).toThrow(
+      /api.openai.com \(for OPENAI_API_KEY\) must be in WORKER_EGRESS_DOMAINS/,
+    );
+    expect(() =>
+      loadSpawnerConfig({ ...base, INSTAVM_API_KEY: 'k', LOCAL_MASKED_ENV: 'nohost' }),
+    ).toThrow(/LOCAL_MASKED_ENV.*: each entry must be NAME@host/);
   });
 });

@@ -101,20 +101,25 @@ export interface StandIn {
   port: number;
   /** The Authorization header of every request it received. */
   authorizations: string[];
+  /** The X-Api-Key header of every request it received. */
+  apiKeys: string[];
   close(): Promise<void>;
 }
 
 /** An HTTPS server on 127.0.0.1 standing in for an API host; it records what it was sent. */
 export async function startStandIn(tls: { key: Buffer; cert: Buffer }): Promise<StandIn> {
   const authorizations: string[] = [];
+  const apiKeys: string[] = [];
   const server: Server = createServer(tls, (req, res) => {
     authorizations.push(req.headers.authorization ?? '');
+    apiKeys.push(String(req.headers['x-api-key'] ?? ''));
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     authorizations,
+    apiKeys,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

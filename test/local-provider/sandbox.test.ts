@@ -46,6 +46,8 @@ if (skipReason) console.warn(`SKIPPED local sandbox tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', () => {
   const realKey = `sk-ant-oat01-${randomBytes(32).toString('base64url')}`;
+  // A third-party provider key, masked too, and only ever injected towards the other host.
+  const providerKey = `pk-${randomBytes(24).toString('hex')}`;
   const apiHost = uniqueName('anthropic-standin');
   const otherHost = uniqueName('other-standin');
   const project = mkdtempSync(join(tmpdir(), 'cma-project-'));
@@ -82,12 +84,17 @@ describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', (
       // The stand-ins live on loopback, which the runtime refuses unless allowed by address.
       WORKER_EGRESS_DOMAINS: `${otherHost},127.0.0.1`,
       LOCAL_RUNTIME_DIR: runtimeDir,
+      LOCAL_MASKED_ENV: `STANDIN_PROVIDER_KEY@${otherHost}`,
     });
     const bin = fakeAntBin();
     temporary.push(bin, dirname(tls.caPath));
     provider = createLocalProvider(
       config,
-      { PATH: `${bin}:${process.env.PATH}`, NODE_EXTRA_CA_CERTS: tls.caPath },
+      {
+        PATH: `${bin}:${process.env.PATH}`,
+        NODE_EXTRA_CA_CERTS: tls.caPath,
+        STANDIN_PROVIDER_KEY: providerKey,
+      },
       project,
     );
     const probes = {
@@ -97,6 +104,7 @@ describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', (
         'https://example.com/',
       ].join(','),
       FAKE_ANT_DIRECT: '1.1.1.1:443,127.0.0.1:6379',
+      FAKE_ANT_API_KEY_VAR: 'STANDIN_PROVIDER_KEY',
       FAKE_ANT_READ: [join(project, '.env'), homeSecret, sshKey].join(','),
       FAKE_ANT_LIST: [homedir(), join(homedir(), '.ssh')].join(','),
       FAKE_ANT_WRITE: [join(outside, 'escaped'), join(project, 'escaped'), 'inside'].join(','),
@@ -148,6 +156,15 @@ describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', (
     const sentinel = record.env.ANTHROPIC_ENVIRONMENT_KEY;
     expect(other.authorizations).toEqual([`Bearer ${sentinel}`]);
     expect(other.authorizations.join()).not.toContain(realKey);
+  });
+
+  it('masks a configured provider key too, injecting it only towards its own host', () => {
+    const sentinel = record.env.STANDIN_PROVIDER_KEY;
+    expect(sentinel).toBeTruthy();
+    expect(sentinel).not.toBe(providerKey);
+    expect(other.apiKeys).toEqual([providerKey]);
+    expect(api.apiKeys).toEqual([sentinel]);
+    expect(JSON.stringify(record)).not.toContain(providerKey);
   });
 
   it('cannot reach a host outside the allowlist, by proxy or directly', () => {

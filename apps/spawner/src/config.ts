@@ -117,6 +117,18 @@ export const spawnerEnv = commonEnv.extend(spawnerMetricsEnv.shape).extend({
   LOCAL_MAX_WORKERS: envInt(4, 1, 1000),
   /** Local mode: at most this many processes and threads per worker (with WORKER_MEMORY_MB). */
   LOCAL_MAX_PROCESSES: envInt(512, 32, 100_000),
+  /**
+   * Local mode: more credentials to mask, as NAME@host entries (repeat NAME for more hosts). The
+   * spawner's value of NAME is injected only on requests to those hosts; the sandbox sees a
+   * sentinel.
+   */
+  LOCAL_MASKED_ENV: envList.pipe(
+    z.array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*@(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, {
+        error: 'each entry must be NAME@host, e.g. OPENAI_API_KEY@api.openai.com',
+      }),
+    ),
+  ),
   /** Local mode: host paths workers may not read, besides home, .env and .fleet. */
   LOCAL_DENY_READ: envList.pipe(z.array(absolutePath)),
   /**

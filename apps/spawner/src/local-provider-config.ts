@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SpawnerConfig } from './config.js';
-import { LocalProvider } from './providers/local-provider.js';
+import { LocalProvider, type MaskedCredential } from './providers/local-provider.js';
 import { assertSandboxAvailable } from './providers/local-sandbox.js';
 
 /**
@@ -27,6 +27,7 @@ export function createLocalProvider(
     egressDomains: [apiHost, ...config.WORKER_EGRESS_DOMAINS],
     injectHosts: [apiHost],
     environmentKey: config.ANTHROPIC_ENVIRONMENT_KEY,
+    maskedEnv: maskedCredentials(config, env),
     denyRead: [
       homedir(),
       join(homedir(), '.ssh'),
@@ -38,4 +39,28 @@ export function createLocalProvider(
     limits: { memoryMb: config.WORKER_MEMORY_MB, maxProcesses: config.LOCAL_MAX_PROCESSES },
     runtimeEnv: env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS } : {},
   });
+}
+
+/**
+ * LOCAL_MASKED_ENV's NAME@host entries, with the spawner's value of each NAME. Refuses a name
+ * the spawner does not have, or a host the worker may not reach (the value could never be used).
+ */
+export function maskedCredentials(
+  config: SpawnerConfig,
+  env: Record<string, string | undefined>,
+): MaskedCredential[] {
+  const reachable = [new URL(config.ANTHROPIC_BASE_URL).hostname, ...config.WORKER_EGRESS_DOMAINS];
+  const byName = new Map<string, MaskedCredential>();
+  for (const entry of config.LOCAL_MASKED_ENV) {
+    const [name = '', host = ''] = entry.split('@');
+    const value = env[name];
+    if (!value) throw new Error(`LOCAL_MASKED_ENV names ${name}, which the spawner does not have`);
+    if (!reachable.includes(host)) {
+      throw new Error(`LOCAL_MASKED_ENV: ${host} (for ${name}) must be in WORKER_EGRESS_DOMAINS`);
+    }
+    const credential = byName.get(name) ?? { name, value, injectHosts: [] };
+    credential.injectHosts.push(host);
+    byName.set(name, credential);
+  }
+  return [...byName.values()];
 }

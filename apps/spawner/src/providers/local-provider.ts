@@ -65,6 +65,8 @@ export interface LocalProviderSettings {
   injectHosts: string[];
   /** The REAL environment key: given to the sandbox runtime, never to the sandbox. */
   environmentKey: string;
+  /** More credentials masked like the key, each injected only towards its own hosts. */
+  maskedEnv?: MaskedCredential[];
   /** Host paths the worker may not read: home (and so ~/.ssh), the project's .env, ... */
   denyRead: string[];
   /** PATH of the worker (where `ant` is found) and of the sandbox runtime. */
@@ -77,6 +79,14 @@ export interface LocalProviderSettings {
   killGraceMs?: number;
   /** How long the sandbox may take to come up. Default 15 s. */
   startTimeoutMs?: number;
+}
+
+/** A credential the sandbox sees only as a sentinel (a provider key, say). */
+export interface MaskedCredential {
+  name: string;
+  /** The real value, held outside the sandbox. */
+  value: string;
+  injectHosts: string[];
 }
 
 /** Lifecycle of a local worker, as `WorkerMachine.status` reports it. */
@@ -147,7 +157,10 @@ export class LocalProvider implements WorkerProvider {
       denyRead: [...this.settings.denyRead, this.settings.runtimeDir],
       allowRead: [paths.work, paths.home],
       allowedDomains: this.settings.egressDomains,
-      masked: [{ name: ENVIRONMENT_KEY_VAR, injectHosts: this.settings.injectHosts }],
+      masked: [
+        { name: ENVIRONMENT_KEY_VAR, injectHosts: this.settings.injectHosts },
+        ...(this.settings.maskedEnv ?? []).map(({ name, injectHosts }) => ({ name, injectHosts })),
+      ],
     });
     writeFileSync(paths.sandboxSettings, `${JSON.stringify(policy, null, 2)}\n`, { mode: 0o600 });
   }
@@ -269,6 +282,7 @@ export class LocalProvider implements WorkerProvider {
       HOME: paths.home,
       LANG: 'C.UTF-8',
       ...state.env,
+      ...Object.fromEntries((this.settings.maskedEnv ?? []).map((c) => [c.name, c.value])),
       [ENVIRONMENT_KEY_VAR]: this.settings.environmentKey,
     };
   }
