@@ -200,6 +200,8 @@ export class LocalProvider implements WorkerProvider {
     }
     removeWorkerCgroups(id);
     // The log and state stay for inspection; what the worker wrote goes with it.
+    // TEMPORARY: a worker that exits by itself keeps its work dir and cgroups until kill() is
+    // called for it, until the reconciler (its own issue) kills what listOurs no longer shows.
     const paths = this.paths(id);
     rmSync(paths.work, { recursive: true, force: true });
     rmSync(paths.home, { recursive: true, force: true });

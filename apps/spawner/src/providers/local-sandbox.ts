@@ -57,7 +57,11 @@ export function findExecutable(command: string, path: string): string | undefine
   return undefined;
 }
 
-/** The `srt` command-line entry of the installed @anthropic-ai/sandbox-runtime. */
+/**
+ * The `srt` command-line entry of the installed @anthropic-ai/sandbox-runtime.
+ * TEMPORARY: the package declares Node >= 22.12 while this project runs Node 20; it works here
+ * (test/local-provider starts real sandboxes on Node 20), until the project moves to Node 22.
+ */
 export function sandboxCliPath(): string {
   const entry = createRequire(import.meta.url).resolve('@anthropic-ai/sandbox-runtime');
   return join(dirname(entry), 'cli.js');
