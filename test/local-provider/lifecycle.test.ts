@@ -105,6 +105,12 @@ describe.skipIf(skipReason !== undefined)('local workers: start, adopt, kill, li
     await expect.poll(() => tree.filter(alive), { timeout: 25_000 }).toEqual([]);
     expect(await p.get(machine.id)).toMatchObject({ alive: false, status: 'exited' });
     expect(Date.now() - (machine.createdAt ?? 0)).toBeLessThan(25_000);
+
+    // Nobody kills a worker that ended by itself: the next create cleans up after it.
+    const next = await p.create({ sessionId: 'sesn_next', jobTag: 'n', env: {} });
+    expect(existsSync(p.paths(machine.id).work)).toBe(false);
+    expect(existsSync(p.paths(machine.id).log)).toBe(true);
+    await p.kill(next.id);
   });
 
   it('lets a retried job find its live worker, and a repeated start is a no-op', async () => {

@@ -47,6 +47,9 @@ import {
   type WorkerSpec,
 } from './provider.js';
 
+/** How long the log and state of an ended worker are kept. */
+const RETAIN_MS = 7 * 24 * 3600 * 1000;
+
 /** The variable that holds the environment key, masked inside every local sandbox. */
 const ENVIRONMENT_KEY_VAR = 'ANTHROPIC_ENVIRONMENT_KEY';
 
@@ -104,6 +107,7 @@ export class LocalProvider implements WorkerProvider {
   constructor(private readonly settings: LocalProviderSettings) {}
 
   async create(spec: WorkerSpec): Promise<WorkerMachine> {
+    this.sweep();
     const live = listStates(this.settings.runtimeDir).filter((state) => this.isAlive(state));
     if (live.length >= this.settings.maxWorkers) {
       throw new Error(
@@ -198,13 +202,7 @@ export class LocalProvider implements WorkerProvider {
     if (state.killedAt === undefined) {
       writeState(this.settings.runtimeDir, { ...state, killedAt: Date.now() });
     }
-    removeWorkerCgroups(id);
-    // The log and state stay for inspection; what the worker wrote goes with it.
-    // TEMPORARY: a worker that exits by itself keeps its work dir and cgroups until kill() is
-    // called for it, until the reconciler (its own issue) kills what listOurs no longer shows.
-    const paths = this.paths(id);
-    rmSync(paths.work, { recursive: true, force: true });
-    rmSync(paths.home, { recursive: true, force: true });
+    this.cleanUp(id);
   }
 
   async listOurs(): Promise<WorkerMachine[]> {
@@ -326,6 +324,35 @@ export class LocalProvider implements WorkerProvider {
       }
     }
     await waitFor(gone, 5_000);
+  }
+
+  /**
+   * What a worker wrote goes with it; its log and state stay for inspection, for a while.
+   * Also frees its cgroups.
+   */
+  private cleanUp(id: string): void {
+    const paths = this.paths(id);
+    rmSync(paths.work, { recursive: true, force: true });
+    rmSync(paths.home, { recursive: true, force: true });
+    removeWorkerCgroups(id);
+  }
+
+  /**
+   * Cleans up after workers that ended by themselves (idle, lifetime, crash), which nobody
+   * kills, and forgets those that ended over RETAIN_MS ago. Runs on create, never on reads.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const state of listStates(this.settings.runtimeDir)) {
+      if (this.isAlive(state)) continue;
+      const paths = this.paths(state.id);
+      if (now - state.createdAt > RETAIN_MS) {
+        removeWorkerCgroups(state.id);
+        rmSync(paths.root, { recursive: true, force: true });
+      } else if (existsSync(paths.work)) {
+        this.cleanUp(state.id);
+      }
+    }
   }
 
   private ours(): LocalWorkerState[] {
