@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type FakeAnthropic, startFakeAnthropic } from '@cma-fleet/fake-anthropic';
 import { type FakeInstaVm, startFakeInstaVm } from '@cma-fleet/fake-instavm';
 import {
   createIngressLogger,
@@ -30,6 +31,8 @@ export function realLookingSecrets() {
 export interface TestFleet {
   redis: TestRedis;
   fake: FakeInstaVm;
+  /** The fake Anthropic API the reconciler asks about waiting work. */
+  anthropic: FakeAnthropic;
   ingress: RunningIngress;
   /** The first spawner. */
   spawner: RunningSpawner;
@@ -51,6 +54,7 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
   const secrets = realLookingSecrets();
   const redis = await startTestRedis();
   const fake = await startFakeInstaVm({ apiKey: secrets.instavmApiKey });
+  const anthropic = await startFakeAnthropic({ apiKey: secrets.apiKey });
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: 'e2e',
@@ -67,8 +71,10 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
     ADMIN_TOKEN: secrets.adminToken,
     ADMIN_PORT: '0',
     ADMIN_HOST: '127.0.0.1',
-    // The control plane holds the organisation key; it must never reach a worker.
+    // The control plane holds the organisation key (lost-work recovery asks the fake Anthropic
+    // API with it); it must never reach a worker.
     ANTHROPIC_API_KEY: secrets.apiKey,
+    ANTHROPIC_API_URL: anthropic.url,
     ...extraEnv,
   };
   const logs = captureLines();
@@ -85,6 +91,7 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
   return {
     redis,
     fake,
+    anthropic,
     ingress,
     spawner,
     spawners,
@@ -96,6 +103,7 @@ export async function startTestFleet(extraEnv: Record<string, string> = {}): Pro
       await Promise.all(spawners.map((s) => s.close().catch(() => {})));
       await ingress.close();
       await fake.close();
+      await anthropic.close();
       await redis.close();
     },
   };

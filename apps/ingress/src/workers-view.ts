@@ -1,4 +1,4 @@
-import type { WorkerState, WorkerStateStore } from '@cma-fleet/shared';
+import type { Transition, WorkerState, WorkerStateStore } from '@cma-fleet/shared';
 
 /** A worker as `/workers` shows it (snake_case, like the reference cookbook's endpoint). */
 export interface WorkerView {
@@ -10,9 +10,15 @@ export interface WorkerView {
   attempts: number | null;
   age_seconds: number;
   updated_at: string;
+  /** Every recorded transition, oldest first, with when and why. */
+  transitions: Array<{ status: string; at: string; reason: string }>;
 }
 
-export function viewWorker(state: WorkerState, now: number): WorkerView {
+export function viewWorker(
+  state: WorkerState,
+  now: number,
+  history: Transition[] = [],
+): WorkerView {
   return {
     session_id: state.sessionId,
     status: state.status,
@@ -22,9 +28,16 @@ export function viewWorker(state: WorkerState, now: number): WorkerView {
     attempts: state.attempts ?? null,
     age_seconds: Math.max(0, Math.round((now - state.createdAt) / 1000)),
     updated_at: new Date(state.updatedAt).toISOString(),
+    transitions: history.map((t) => ({
+      status: t.status,
+      at: new Date(t.at).toISOString(),
+      reason: t.reason,
+    })),
   };
 }
 
 export async function listWorkerViews(store: WorkerStateStore, now = Date.now()) {
-  return (await store.list()).map((state) => viewWorker(state, now));
+  const states = await store.list();
+  const histories = await store.histories(states.map((state) => state.sessionId));
+  return states.map((state, i) => viewWorker(state, now, histories[i]));
 }

@@ -12,6 +12,7 @@ export function createSpawnerLogger(
     // In local mode the spawner holds the real environment key (see createLocalProvider).
     secrets: [
       config.INSTAVM_API_KEY,
+      config.ANTHROPIC_API_KEY,
       config.ADMIN_TOKEN,
       config.SANDBOX_PROVIDER === 'local' ? config.ANTHROPIC_ENVIRONMENT_KEY : undefined,
     ],

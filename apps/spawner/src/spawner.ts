@@ -9,14 +9,17 @@ import {
   WorkerStateStore,
 } from '@cma-fleet/shared';
 import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { ProviderBreaker } from './breaker.js';
 import { DEFAULT_KEY_PLACEHOLDER, type SpawnerConfig } from './config.js';
 import { ConsumptionWatchdog, type LivenessReport, ProcessorActivity } from './liveness.js';
 import { createLocalProvider } from './local-provider-config.js';
+import { anthropicLostWorkSource } from './lost-work.js';
 import { type OperatorSide, startOperatorSide } from './operator-side.js';
 import { InstaVmProvider } from './providers/instavm-provider.js';
 import type { WorkerProvider } from './providers/provider.js';
 import type { ProvisionDeps } from './provision.js';
+import { startReconciler } from './reconcile-schedule.js';
 import { providerCallObserver } from './spawn-observer.js';
 import { backoffStrategy, createSpawnProcessor } from './spawn-processor.js';
 
@@ -151,6 +154,15 @@ export function startSpawner(
     },
   );
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
+  const reconciler = startReconcilerFor(config, {
+    breaker,
+    provider,
+    store,
+    queue,
+    connection,
+    prefix,
+    logger,
+  });
   const operator = startOperatorSide({
     ...{ config, logger, provider, store, connection, prefix, metrics },
     spawnWorker: worker,
@@ -164,6 +176,7 @@ export function startSpawner(
     metrics,
     operator,
     async close() {
+      await reconciler?.close();
       await operator.close();
       await worker.close();
       await queue.close();
@@ -172,6 +185,7 @@ export function startSpawner(
     async crash() {
       life.abort(new Error('spawner crashed'));
       connection.disconnect();
+      await reconciler?.close(true).catch(() => {});
       await operator.close(true);
       await worker.close(true).catch(() => {});
     },
@@ -186,4 +200,51 @@ async function applyGlobalConcurrency(queue: Queue, cap: number, logger: Logger)
   } catch (error) {
     logger.error({ err: error, cap }, 'could not apply PROVISION_GLOBAL_CONCURRENCY');
   }
+}
+
+interface ReconcilerParts {
+  breaker: ProviderBreaker;
+  provider: WorkerProvider;
+  store: WorkerStateStore;
+  queue: Queue;
+  connection: Redis;
+  prefix: string;
+  logger: Logger;
+}
+
+/** Schedules the fleet-wide reconciler, unless RECONCILE_INTERVAL_MS is 0. */
+function startReconcilerFor(config: SpawnerConfig, parts: ReconcilerParts) {
+  if (config.RECONCILE_INTERVAL_MS === 0) return undefined;
+  const lifetimeMs = config.WORKER_LIFETIME_SECONDS * 1000;
+  const maxAgeSeconds = config.RECONCILE_MAX_VM_AGE_SECONDS ?? config.WORKER_LIFETIME_SECONDS + 300;
+  const lostWork = config.ANTHROPIC_API_KEY
+    ? anthropicLostWorkSource({
+        apiKey: config.ANTHROPIC_API_KEY,
+        baseUrl: config.ANTHROPIC_API_URL ?? config.ANTHROPIC_BASE_URL,
+        environmentId: config.ANTHROPIC_ENVIRONMENT_ID,
+        minQueuedMs: config.LOST_WORK_MIN_QUEUED_MS,
+      })
+    : undefined;
+  return startReconciler(
+    parts.connection,
+    parts.prefix,
+    config.RECONCILE_INTERVAL_MS,
+    {
+      ...parts,
+      redis: parts.connection,
+      keyPrefix: parts.prefix,
+      lostWork,
+      settings: {
+        provisionDeadlineMs: config.RECONCILE_PROVISION_DEADLINE_MS,
+        maxVmAgeMs: maxAgeSeconds * 1000,
+        lifetimeMs,
+        orphanGraceMs: config.RECONCILE_ORPHAN_GRACE_MS,
+        retentionMs: config.RECONCILE_RETENTION_MS,
+        spawnAttempts: config.SPAWN_ATTEMPTS,
+      },
+    },
+    parts.logger,
+    // While the breaker is open, the provider's answers say nothing about the VMs.
+    async () => ((await parts.breaker.state()) === 'closed' ? undefined : 'provider breaker open'),
+  );
 }

@@ -111,9 +111,42 @@ export class WorkerStateStore {
     return raw.map((line) => JSON.parse(line) as Transition).reverse();
   }
 
+  /** The transitions of several sessions' workers in one round trip, oldest first each. */
+  async histories(sessionIds: string[]): Promise<Transition[][]> {
+    if (sessionIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of sessionIds) pipeline.lrange(this.historyKey(id), 0, HISTORY_LIMIT - 1);
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([, lines]) =>
+      ((lines as string[] | null) ?? []).map((line) => JSON.parse(line) as Transition).reverse(),
+    );
+  }
+
   /** The most recently updated workers first. */
   async list(limit = 200): Promise<WorkerState[]> {
-    const sessionIds = await this.redis.zrevrange(this.indexKey, 0, limit - 1);
+    return this.read(await this.redis.zrevrange(this.indexKey, 0, limit - 1));
+  }
+
+  /** Every worker record, oldest update first (bounded by the reconciler's pruning). */
+  async all(): Promise<WorkerState[]> {
+    return this.read(await this.redis.zrange(this.indexKey, 0, -1));
+  }
+
+  /** Records last updated before `cutoff` (ms since epoch), oldest first. */
+  async updatedBefore(cutoff: number, limit = 1000): Promise<string[]> {
+    return this.redis.zrangebyscore(this.indexKey, 0, cutoff, 'LIMIT', 0, limit);
+  }
+
+  /** Forgets a session's worker record and its history. */
+  async remove(sessionId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.workerKey(sessionId), this.historyKey(sessionId))
+      .zrem(this.indexKey, sessionId)
+      .exec();
+  }
+
+  private async read(sessionIds: string[]): Promise<WorkerState[]> {
     if (sessionIds.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of sessionIds) pipeline.hgetall(this.workerKey(id));
