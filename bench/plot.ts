@@ -33,6 +33,6 @@ function write(name: string, svg: string): string {
   return file;
 }
 
-if (process.argv[1]?.endsWith('plot.ts')) {
+if (process.argv[1]?.endsWith('bench/plot.ts')) {
   for (const file of writePlots()) process.stdout.write(`wrote ${file}\n`);
 }

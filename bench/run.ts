@@ -1,10 +1,16 @@
 /**
  * `pnpm bench`: every scenario in turn, each writing bench/results/<scenario>.json and printing
- * its table. `pnpm bench ingress spawn` runs only the named ones.
+ * its table, then the plots in docs/benchmarks/. `pnpm bench ingress spawn` runs only the named
+ * ones; `pnpm bench profile` profiles the ingress and `pnpm bench instructions` counts its
+ * instructions per delivery under valgrind (neither is part of the suite); `--head` measures a
+ * snapshot of the last commit instead of the work tree.
  */
 import { killAllStarted, pinSelf } from './lib/processes.js';
 import { snapshotOfHead } from './lib/snapshot.js';
+import { writePlots } from './plot.js';
 import { runIngressScenario } from './scenarios/ingress.js';
+import { runInstructionCount } from './scenarios/instructions.js';
+import { runIngressProfile } from './scenarios/profile-ingress.js';
 import { runScaleOutScenario } from './scenarios/scale-out.js';
 import { runSpawnScenario } from './scenarios/spawn-latency.js';
 
@@ -14,18 +20,24 @@ const SCENARIOS = {
   'scale-out': () => runScaleOutScenario(),
 } as const;
 
-type ScenarioName = keyof typeof SCENARIOS;
+/** Run only when named: not part of the measured suite. */
+const EXTRAS = {
+  profile: () => runIngressProfile(),
+  instructions: () => runInstructionCount(),
+} as const;
 
-/** `--head` measures the committed code (a snapshot of HEAD), not the work tree. */
+const ALL = { ...SCENARIOS, ...EXTRAS };
+type ScenarioName = keyof typeof ALL;
+
+function chosen(): ScenarioName[] {
+  const names = process.argv.slice(2).filter((arg) => arg in ALL) as ScenarioName[];
+  return names.length > 0 ? names : (Object.keys(SCENARIOS) as ScenarioName[]);
+}
+
 if (process.argv.includes('--head') && !process.env.BENCH_APP_ROOT) {
   const { dir, commit } = snapshotOfHead();
   process.env.BENCH_APP_ROOT = dir;
   process.stdout.write(`measuring commit ${commit} from ${dir}\n`);
-}
-
-function chosen(): ScenarioName[] {
-  const names = process.argv.slice(2).filter((arg) => arg in SCENARIOS) as ScenarioName[];
-  return names.length > 0 ? names : (Object.keys(SCENARIOS) as ScenarioName[]);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -40,7 +52,8 @@ pinSelf('1');
 const started = Date.now();
 for (const name of chosen()) {
   const t0 = Date.now();
-  await SCENARIOS[name]();
+  await ALL[name]();
   process.stdout.write(`\n${name}: ${Math.round((Date.now() - t0) / 1000)} s\n`);
 }
-process.stdout.write(`\nall scenarios: ${Math.round((Date.now() - started) / 1000)} s\n`);
+for (const file of writePlots()) process.stdout.write(`plot: ${file}\n`);
+process.stdout.write(`\nall: ${Math.round((Date.now() - started) / 1000)} s\n`);

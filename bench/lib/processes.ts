@@ -76,7 +76,7 @@ export interface BenchProcess {
   child: ChildProcess;
   pid: number;
   logFile: string;
-  stop(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -117,7 +117,7 @@ export function startCommand(
   if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);
   running.add(child);
   child.once('exit', () => running.delete(child));
-  return { child, pid: child.pid, logFile, stop: () => stopChild(child) };
+  return { child, pid: child.pid, logFile, stop: (graceMs) => stopChild(child, graceMs) };
 }
 
 /** Every process the bench started and that still runs. */
@@ -156,6 +156,25 @@ export async function waitForLog(
     await sleep(50);
   }
   throw new Error(`${proc.logFile}: no line matching ${pattern} in ${timeoutMs} ms`);
+}
+
+/** Waits until `url` answers 200 (whatever the process logs); fails if it exits first. */
+export async function waitForHttp(proc: BenchProcess, url: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(
+        `${proc.logFile}: process exited (${proc.child.exitCode}) before ${url} answered`,
+      );
+    }
+    const ok = await fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${proc.logFile}: ${url} did not answer 200 in ${timeoutMs} ms`);
 }
 
 /** Resident set size of a process in MiB, from /proc (undefined off Linux or once it is gone). */

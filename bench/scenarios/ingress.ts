@@ -5,7 +5,14 @@ import { newSigningKey } from '../../test/helpers/sign.js';
 import { type CpuUse, measureCpu } from '../lib/cpu.js';
 import { type DeliveryKind, makeDeliveries } from '../lib/deliveries.js';
 import { type LoadResult, postDeliveries } from '../lib/load.js';
-import { type BenchProcess, rssMiB, sampleRss, startApp, waitForLog } from '../lib/processes.js';
+import {
+  type BenchProcess,
+  rssMiB,
+  sampleRss,
+  startApp,
+  waitForHttp,
+  waitForLog,
+} from '../lib/processes.js';
 import { type BenchRedis, startBenchRedis } from '../lib/redis.js';
 import { printTable, writeResult } from '../lib/results.js';
 
@@ -110,7 +117,7 @@ interface Started {
   url: string;
 }
 
-async function startIngress(
+export async function startIngress(
   redis: BenchRedis,
   signingKey: string,
   settings: IngressSettings,
@@ -130,7 +137,8 @@ async function startIngress(
       ...settings.env,
     },
   });
-  await waitForLog(proc, /ingress listening/);
+  // Health, not the start-up log line: a profile run may turn info logging off.
+  await waitForHttp(proc, `http://127.0.0.1:${port}/health`);
   return { proc, url: `http://127.0.0.1:${port}/webhook` };
 }
 

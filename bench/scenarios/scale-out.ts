@@ -34,6 +34,8 @@ export interface ScaleOutPoint {
   /** CPU of each kind of process, in percent of one core (spawners added up). */
   cpuPercent: Record<string, number>;
   othersCpuPercent: number;
+  /** Spawner CPU (all processes) per worker started. */
+  spawnerCpuMsPerSpawn: number;
 }
 
 /**
@@ -76,6 +78,7 @@ async function measure(
   fleet.spawners.forEach((spawner, i) => {
     pids[`spawner${i + 1}`] = spawner.pid;
   });
+  const started = performance.now();
   const { value: runningAt, cpu } = await measureCpu(pids, async () => {
     await fleet.queue.addBulk(
       sessions.map((sessionId) => ({
@@ -86,6 +89,7 @@ async function measure(
     );
     return waitForRunning(fleet, sessions, settings.drainTimeoutMs);
   });
+  const elapsedSeconds = (performance.now() - started) / 1000;
   const times = [...runningAt.values()].sort((a, b) => a - b);
   const from = times[Math.floor(times.length * 0.1)] ?? 0;
   const to = times[Math.floor(times.length * 0.9)] ?? 0;
@@ -105,6 +109,8 @@ async function measure(
       redis: cpu.percent.redis ?? 0,
     },
     othersCpuPercent: cpu.othersPercent,
+    spawnerCpuMsPerSpawn:
+      runningAt.size > 0 ? round((spawnerCpu * 10 * elapsedSeconds) / runningAt.size, 1) : 0,
   };
 }
 
@@ -117,6 +123,7 @@ function report(points: ScaleOutPoint[]): void {
       'spawns/s': point.spawnsPerSecond,
       'ratio to 1': point.ratioToOne,
       'spawners cpu %': point.cpuPercent.spawners ?? 0,
+      'spawner cpu ms/spawn': point.spawnerCpuMsPerSpawn,
       'fake cpu %': point.cpuPercent.fake ?? 0,
       'redis cpu %': point.cpuPercent.redis ?? 0,
       'others cpu %': point.othersCpuPercent,

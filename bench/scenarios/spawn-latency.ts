@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { measureCpu } from '../lib/cpu.js';
 import { makeDeliveries, sessionOf } from '../lib/deliveries.js';
 import { type BenchFleet, createCallTimes, resetFake, startFleet } from '../lib/fleet.js';
 import { postDeliveries } from '../lib/load.js';
 import { sampleRss } from '../lib/processes.js';
 import { printTable, writeResult } from '../lib/results.js';
-import { type Summary, summarize } from '../lib/stats.js';
+import { round, type Summary, summarize } from '../lib/stats.js';
 
 export interface SpawnCase {
   createDelayMs: number;
@@ -47,6 +48,12 @@ export interface SpawnPoint extends SpawnCase {
   toRunningMs: Summary;
   /** The ingress's answer time while this load ran. */
   ingressAnswerMs: Summary;
+  /** CPU of each process from the first delivery to the last worker running, % of one core. */
+  cpuPercent: Record<string, number>;
+  /** CPU everything else on the machine used meanwhile: the noise. */
+  othersCpuPercent: number;
+  /** The spawner's CPU per worker started: what bounds one process once I/O waits overlap. */
+  spawnerCpuMsPerSpawn: number;
 }
 
 /** Scenario 2: one ingress, one spawner, the fake InstaVM, sessions arriving at fixed rates. */
@@ -105,15 +112,21 @@ async function measurePoint(
   const amount = rate * seconds;
   const deliveries = makeDeliveries(fleet.signingKey, 'accepted', amount, `b2r${rate}`);
   const sessions = deliveries.map(sessionOf);
-  const load = await postDeliveries({
-    url: fleet.webhookUrl,
-    deliveries,
-    connections: Math.min(rate, 32),
-    amount,
-    overallRate: rate,
-    durationSeconds: seconds * 4,
+  const started = performance.now();
+  const { value, cpu } = await measureCpu(fleetPids(fleet), async () => {
+    const load = await postDeliveries({
+      url: fleet.webhookUrl,
+      deliveries,
+      connections: Math.min(rate, 32),
+      amount,
+      overallRate: rate,
+      durationSeconds: seconds * 4,
+    });
+    return { load, runningAt: await waitForRunning(fleet, sessions, drainTimeoutMs) };
   });
-  const runningAt = await waitForRunning(fleet, sessions, drainTimeoutMs);
+  const { load, runningAt } = value;
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  const spawnerCpuSeconds = ((cpu.percent.spawner ?? 0) / 100) * elapsedSeconds;
   const [jobs, createdAt] = await Promise.all([jobTimes(fleet), createCallTimes(fleet.fakeUrl)]);
   const since = (times: Map<string, number>) =>
     sessions.flatMap((id) => {
@@ -133,6 +146,10 @@ async function measurePoint(
     toCreateMs: summarize(since(createdAt)),
     toRunningMs: summarize(since(runningAt)),
     ingressAnswerMs: load.latencyMs,
+    cpuPercent: cpu.percent,
+    othersCpuPercent: cpu.othersPercent,
+    spawnerCpuMsPerSpawn:
+      runningAt.size > 0 ? round((spawnerCpuSeconds * 1000) / runningAt.size, 1) : 0,
   };
 }
 
@@ -186,6 +203,8 @@ function report(points: SpawnPoint[]): void {
       'running p50': point.toRunningMs.p50,
       'running p99': point.toRunningMs.p99,
       'ingress p99': point.ingressAnswerMs.p99,
+      'spawner cpu ms/spawn': point.spawnerCpuMsPerSpawn,
+      'others cpu %': point.othersCpuPercent,
     })),
   );
 }

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+
+/** The parts of a V8 .cpuprofile this reads. */
+interface CpuProfile {
+  nodes: Array<{
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number };
+    children?: number[];
+  }>;
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileRow {
+  name: string;
+  /** Share of the non-idle samples, in percent. */
+  percent: number;
+}
+
+export interface ProfileSummary {
+  /** Non-idle samples in the window. */
+  samples: number;
+  /** Self time grouped by where the code lives (package, Node subsystem, our file). */
+  byArea: ProfileRow[];
+  /** Self time of single functions. */
+  topSelf: ProfileRow[];
+  /** Time spent in a function and everything it called. */
+  topInclusive: ProfileRow[];
+}
+
+/**
+ * Reads a profile and sums the samples taken between `fromUs` and `toUs` (CLOCK_MONOTONIC
+ * microseconds, the clock V8 and process.hrtime share on Linux), so start-up is left out.
+ */
+export function summarizeProfile(file: string, fromUs: number, toUs: number): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const counts = new Map<number, number>();
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at >= fromUs && at <= toUs) counts.set(id, (counts.get(id) ?? 0) + 1);
+  });
+  const frameKey = (id: number) => {
+    const frame = byId.get(id)?.callFrame;
+    return frame
+      ? `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`
+      : '?';
+  };
+  const area = new Map<string, number>();
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let total = 0;
+  for (const [id, count] of counts) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') continue;
+    total += count;
+    add(area, areaOf(frame.functionName, frame.url), count);
+    add(self, frameKey(id), count);
+    // Each function on the stack once, however deep the recursion.
+    const seen = new Set<string>();
+    for (let node: number | undefined = id; node !== undefined; node = parent.get(node)) {
+      const key = frameKey(node);
+      if (!seen.has(key)) add(inclusive, key, count);
+      seen.add(key);
+    }
+  }
+  const rows = (map: Map<string, number>, limit: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([name, count]) => ({ name, percent: Math.round((count / total) * 1000) / 10 }));
+  return {
+    samples: total,
+    byArea: rows(area, 20),
+    topSelf: rows(self, 25),
+    topInclusive: rows(inclusive, 40),
+  };
+}
+
+function add(map: Map<string, number>, key: string, count: number): void {
+  map.set(key, (map.get(key) ?? 0) + count);
+}
+
+function shortUrl(url: string): string {
+  const modules = url.lastIndexOf('node_modules/');
+  if (modules >= 0) return url.slice(modules + 'node_modules/'.length);
+  const src = url.search(/(apps|packages)\/[^/]+\/src\//);
+  return src >= 0 ? url.slice(src) : url.replace(/^file:\/\//, '');
+}
+
+/** Where a function's code lives: a package, a Node subsystem, our own source, or the VM. */
+export function areaOf(functionName: string, url: string): string {
+  if (url === '') return functionName.startsWith('(') ? functionName : `native ${functionName}`;
+  const modules = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/);
+  if (modules?.[1]) return modules[1];
+  const ours = url.match(/((?:apps|packages)\/[^/]+)\/src\//);
+  if (ours?.[1]) return ours[1];
+  const internal = url.match(/^node:(?:internal\/)?([^/]+)/);
+  if (internal?.[1]) return `node:${internal[1]}`;
+  return url;
+}
