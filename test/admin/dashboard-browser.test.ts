@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/lib/processes.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
@@ -34,15 +34,13 @@ async function browserContext(profile: string, token?: string): Promise<BrowserC
 }
 
 /** Saves a screenshot as a test artefact; UPDATE_DOCS_IMAGES=1 also refreshes the README's. */
-function keep(file: string): string {
+async function screenshot(page: Page, file: string): Promise<void> {
   const path = join(ARTIFACTS, file);
+  await page.screenshot({ path, fullPage: true });
   if (process.env.UPDATE_DOCS_IMAGES === '1') {
-    process.on('beforeExit', () => {
-      mkdirSync(join(ROOT, 'docs/images'), { recursive: true });
-      if (existsSync(path)) copyFileSync(path, join(ROOT, 'docs/images', file));
-    });
+    mkdirSync(join(ROOT, 'docs/images'), { recursive: true });
+    copyFileSync(path, join(ROOT, 'docs/images', file));
   }
-  return path;
 }
 
 describe.skipIf(skip)('the dashboard in a real browser', () => {
@@ -90,13 +88,13 @@ describe.skipIf(skip)('the dashboard in a real browser', () => {
         .poll(() => page.getByText('spawn-worker').count(), { timeout: 15_000 })
         .toBeGreaterThan(0);
       await expect.poll(() => page.getByText('sesn_01BrowserOne').count()).toBeGreaterThan(0);
-      await page.screenshot({ path: keep('dashboard.png'), fullPage: true });
+      await screenshot(page, 'dashboard.png');
 
       const status = await page.goto(`${fleet.ingress.adminUrl}/`);
       expect(status?.status()).toBe(200);
       await expect.poll(() => page.getByText('Live workers (2)').count()).toBe(1);
       await expect.poll(() => page.getByText('sesn_01BrowserRefused').count()).toBeGreaterThan(0);
-      await page.screenshot({ path: keep('status-page.png'), fullPage: true });
+      await screenshot(page, 'status-page.png');
     } finally {
       await context.close();
     }
