@@ -55,6 +55,9 @@ describe('the reconciler', () => {
     const last = (await store.history('sesn_gone')).at(-1);
     expect(last?.reason).toMatch(/vanished|idle exit/);
     expect(last?.at).toBeGreaterThan(0);
+    const counter = await fleet.spawner.metrics.reconcilerActions.get();
+    const marked = counter.values.find((v) => v.labels.action === 'marked_exited');
+    expect(marked?.value).toBeGreaterThanOrEqual(1);
   });
 
   it('kills a VM stuck starting past the deadline and marks it failed', async () => {

@@ -156,6 +156,7 @@ export function startSpawner(
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
   const reconciler = startReconcilerFor(config, {
     breaker,
+    metrics,
     provider,
     store,
     queue,
@@ -204,6 +205,7 @@ async function applyGlobalConcurrency(queue: Queue, cap: number, logger: Logger)
 
 interface ReconcilerParts {
   breaker: ProviderBreaker;
+  metrics: SpawnerMetrics;
   provider: WorkerProvider;
   store: WorkerStateStore;
   queue: Queue;
@@ -225,11 +227,12 @@ function startReconcilerFor(config: SpawnerConfig, parts: ReconcilerParts) {
         minQueuedMs: config.LOST_WORK_MIN_QUEUED_MS,
       })
     : undefined;
-  return startReconciler(
-    parts.connection,
-    parts.prefix,
-    config.RECONCILE_INTERVAL_MS,
-    {
+  return startReconciler({
+    connection: parts.connection,
+    prefix: parts.prefix,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    logger: parts.logger,
+    deps: {
       ...parts,
       redis: parts.connection,
       keyPrefix: parts.prefix,
@@ -243,8 +246,13 @@ function startReconcilerFor(config: SpawnerConfig, parts: ReconcilerParts) {
         spawnAttempts: config.SPAWN_ATTEMPTS,
       },
     },
-    parts.logger,
     // While the breaker is open, the provider's answers say nothing about the VMs.
-    async () => ((await parts.breaker.state()) === 'closed' ? undefined : 'provider breaker open'),
-  );
+    skipReason: async () =>
+      (await parts.breaker.state()) === 'closed' ? undefined : 'provider breaker open',
+    onReport: (report) => {
+      for (const [action, count] of Object.entries(report)) {
+        if (count > 0) parts.metrics.reconcilerActions.inc({ action }, count);
+      }
+    },
+  });
 }
