@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@cma-fleet/shared';
-import { loadSpawnerConfig, maskedCredentials, workerEnvFor } from '@cma-fleet/spawner';
+import {
+  createLocalProvider,
+  loadSpawnerConfig,
+  maskedCredentials,
+  workerEnvFor,
+} from '@cma-fleet/spawner';
 import { describe, expect, it } from 'vitest';
 
 const realKey = () => `sk-ant-oat01-${randomBytes(24).toString('base64url')}`;
@@ -84,5 +92,20 @@ describe('SANDBOX_PROVIDER in the spawner configuration', () => {
     expect(() =>
       loadSpawnerConfig({ ...base, INSTAVM_API_KEY: 'k', LOCAL_MASKED_ENV: 'nohost' }),
     ).toThrow(/LOCAL_MASKED_ENV.*: each entry must be NAME@host/);
+  });
+});
+
+describe('the local runtime directory', () => {
+  it('must not be writable by others', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cma-open-'));
+    chmodSync(dir, 0o777);
+    const config = loadSpawnerConfig({
+      ...base,
+      SANDBOX_PROVIDER: 'local',
+      ANTHROPIC_ENVIRONMENT_KEY: realKey(),
+      LOCAL_RUNTIME_DIR: dir,
+    });
+    expect(() => createLocalProvider(config)).toThrow(/LOCAL_RUNTIME_DIR .* not be writable/);
+    rmSync(dir, { recursive: true });
   });
 });

@@ -1,3 +1,4 @@
+import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SpawnerConfig } from './config.js';
@@ -16,6 +17,7 @@ export function createLocalProvider(
   cwd: string = process.cwd(),
 ): LocalProvider {
   const path = env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  assertPrivateDir(config.LOCAL_RUNTIME_DIR);
   assertSandboxAvailable(path);
   const apiHost = new URL(config.ANTHROPIC_BASE_URL).hostname;
   return new LocalProvider({
@@ -39,6 +41,22 @@ export function createLocalProvider(
     limits: { memoryMb: config.WORKER_MEMORY_MB, maxProcesses: config.LOCAL_MAX_PROCESSES },
     runtimeEnv: env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: env.NODE_EXTRA_CA_CERTS } : {},
   });
+}
+
+/**
+ * The runtime dir holds every worker's policy and state: it must be ours and closed to others
+ * (a default under /tmp could have been made by another user first).
+ */
+function assertPrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = statSync(dir);
+  const mine = process.getuid === undefined || stat.uid === process.getuid();
+  if (!mine || (stat.mode & 0o022) !== 0) {
+    throw new Error(
+      `LOCAL_RUNTIME_DIR ${dir} must belong to this user and not be writable by others ` +
+        '(chmod 700 it, or set LOCAL_RUNTIME_DIR to a directory of your own)',
+    );
+  }
 }
 
 /**
