@@ -45,9 +45,10 @@ EXPOSE 8100
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "healthcheck.mjs", "fake-instavm"]
 
-# The spawner listens on no port; its check is a Redis PING (see scripts/healthcheck.mjs).
+# The spawner's only port is its liveness check (not published); see scripts/healthcheck.mjs.
 FROM runtime AS spawner
 COPY --from=build-spawner /out/spawner /app
+ENV SPAWNER_HEALTH_PORT=8002
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "healthcheck.mjs", "spawner"]
 

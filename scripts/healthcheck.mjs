@@ -3,9 +3,10 @@
 // the same environment as the app.
 //
 // - ingress: GET /health on the app's port, which answers 200 only while Redis answers.
-// - spawner: it has no port, so the check is what it cannot work without: a Redis PING through
-//   REDIS_URL within the timeout. A crashed spawner needs no check: tini exits with it and the
-//   container's restart policy brings it back.
+// - spawner: GET /health on SPAWNER_HEALTH_PORT (the image sets it), which fails when jobs wait
+//   and this spawner takes none. Without that port, the next best thing: a Redis PING through
+//   REDIS_URL. A crashed spawner needs no check: tini exits with it and the restart policy
+//   brings the container back.
 // - fake-instavm: its control API answers.
 
 const TIMEOUT_MS = 3000;
@@ -35,7 +36,10 @@ async function redisAnswers(url) {
 
 const checks = {
   ingress: () => httpOk(`http://127.0.0.1:${process.env.PORT || '8000'}/health`),
-  spawner: () => redisAnswers(process.env.REDIS_URL ?? ''),
+  spawner: () =>
+    process.env.SPAWNER_HEALTH_PORT
+      ? httpOk(`http://127.0.0.1:${process.env.SPAWNER_HEALTH_PORT}/health`)
+      : redisAnswers(process.env.REDIS_URL ?? ''),
   'fake-instavm': () =>
     httpOk(`http://127.0.0.1:${process.env.FAKE_INSTAVM_PORT || '8100'}/_fake/vms`),
 };

@@ -119,6 +119,10 @@ describe('docker-compose.yml', () => {
       const healthcheck = stages.get(name)?.find((line) => line.startsWith('HEALTHCHECK'));
       expect(healthcheck).toContain(`CMD ["node", "healthcheck.mjs", "${name}"]`);
     }
+    // The spawner's check asks its liveness port; .env would blank the image's value.
+    const imagePort = stages.get('spawner')?.find((line) => line.startsWith('ENV SPAWNER_HEALTH'));
+    expect(imagePort).toBe('ENV SPAWNER_HEALTH_PORT=8002');
+    expect(services.spawner?.environment?.SPAWNER_HEALTH_PORT).toBe('8002');
   });
 
   it('runs the fake InstaVM only in the fake profile, where the README points the spawner', () => {

@@ -134,11 +134,14 @@ describe('the runtime layout built by scripts/build-runtime.sh', () => {
       ANTHROPIC_WEBHOOK_SIGNING_KEY: secrets.signingKey,
     };
     const ingress = startFromLayout('ingress', ingressEnv);
+    const spawnerHealthPort = String(await getPort());
     const spawner = startFromLayout('spawner', {
       ...common,
       ANTHROPIC_ENVIRONMENT_ID: 'env_layout',
       INSTAVM_API_KEY: secrets.instavmApiKey,
       INSTAVM_API_URL: fakeUrl,
+      // As the image sets it.
+      SPAWNER_HEALTH_PORT: spawnerHealthPort,
     });
     await waitForLine(ingress, /"msg":"ingress listening"/);
     await waitForLine(spawner, /"msg":"spawner consuming"/);
@@ -166,6 +169,7 @@ describe('the runtime layout built by scripts/build-runtime.sh', () => {
 
     // The images' HEALTHCHECK commands, against the programs they would watch.
     expect(await healthcheck('ingress', { PORT: String(port) })).toBe(0);
+    expect(await healthcheck('spawner', { SPAWNER_HEALTH_PORT: spawnerHealthPort })).toBe(0);
     expect(await healthcheck('spawner', { REDIS_URL: redis.url })).toBe(0);
     expect(await healthcheck('fake-instavm', { FAKE_INSTAVM_PORT: new URL(fakeUrl).port })).toBe(0);
 
@@ -181,8 +185,9 @@ describe('the runtime layout built by scripts/build-runtime.sh', () => {
     expect(await Promise.all(exits)).toEqual(['0', '0']);
   });
 
-  it('reports an unhealthy spawner when its Redis does not answer', async () => {
-    const closedPort = await getPort();
+  it('reports a spawner unhealthy when its liveness port, else Redis, is silent', async () => {
+    const closedPort = String(await getPort());
+    expect(await healthcheck('spawner', { SPAWNER_HEALTH_PORT: closedPort })).toBe(1);
     expect(await healthcheck('spawner', { REDIS_URL: `redis://127.0.0.1:${closedPort}` })).toBe(1);
   });
 });
