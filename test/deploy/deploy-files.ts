@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { SECRET_PATTERNS } from '@cma-fleet/shared';
@@ -19,6 +21,27 @@ export function readYaml<T>(path: string): T {
 /** `.env.example` as a program would receive it from an `env_file`. */
 export function envExample(): Env {
   return parseEnv(readRepoFile('.env.example')) as Env;
+}
+
+/**
+ * Runs the README's "try it with no account" recipe (its commands before `docker compose`) in a
+ * scratch folder holding a copy of .env.example, and returns the `.env` it writes.
+ */
+export function envFromReadmeFakeRecipe(): Env {
+  const blocks = [...readRepoFile('README.md').matchAll(/```sh\n([\s\S]*?)```/g)];
+  const recipe = blocks
+    .map((block) => block[1] ?? '')
+    .find((b) => b.includes('--profile fake') || b.includes('COMPOSE_PROFILES=fake'));
+  if (!recipe) throw new Error('README has no shell block for the fake profile');
+  const setup = recipe.split(/^docker compose/m)[0] ?? '';
+  const dir = mkdtempSync(join(tmpdir(), 'cma-readme-'));
+  try {
+    copyFileSync(join(ROOT, '.env.example'), join(dir, '.env.example'));
+    execFileSync('sh', ['-euc', setup], { cwd: dir, stdio: 'pipe' });
+    return parseEnv(readFileSync(join(dir, '.env'), 'utf8')) as Env;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** An app's own configuration loader: it throws on an environment the app would refuse. */
