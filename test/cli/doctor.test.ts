@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { type FakeInstaVm, startFakeInstaVm } from '@cma-fleet/fake-instavm';
 import getPort from 'get-port';
 import { Redis } from 'ioredis';
@@ -8,6 +9,8 @@ import { type Finding, runDoctor } from '../../scripts/lib/doctor.js';
 import { ROOT } from '../../scripts/lib/processes.js';
 import { realLookingSecrets } from '../helpers/fleet.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const run = promisify(execFile);
 
 const problems = (findings: Finding[]) =>
   findings.filter((f) => f.level === 'problem').map((f) => f.message);
@@ -126,19 +129,24 @@ describe('fleet doctor', () => {
     expect(warning?.message).not.toContain('limited-pass');
   });
 
-  it('exits 1 from the command line and prints each problem', () => {
-    const result = spawnSync(
+  it('exits 1 from the command line and prints each problem', async () => {
+    // Asynchronously: the fake InstaVM the CLI calls runs in this process.
+    const failure = await run(
       process.execPath,
       ['--conditions=source', '--import', 'tsx', 'scripts/fleet.ts', 'doctor'],
       {
         cwd: ROOT,
         env: { PATH: process.env.PATH, HOME: process.env.HOME, ...good, INSTAVM_API_KEY: 'bad' },
         encoding: 'utf8',
-        timeout: 20_000,
+        timeout: 30_000,
       },
+    ).then(
+      () => undefined,
+      (error: { code?: number; stdout?: string }) => error,
     );
-    expect(result.status).toBe(1);
-    expect(result.stdout).toMatch(/PROBLEM {2}INSTAVM_API_KEY does not look like/);
-    expect(result.stdout).toContain('ok       Redis maxmemory-policy is noeviction');
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toMatch(/PROBLEM {2}INSTAVM_API_KEY does not look like/);
+    expect(failure?.stdout).toMatch(/PROBLEM {2}INSTAVM_API_KEY was rejected .*\(401\)/);
+    expect(failure?.stdout).toContain('ok       Redis maxmemory-policy is noeviction');
   });
 });
