@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -41,7 +50,17 @@ interface Record {
   direct: { [target: string]: Attempt };
 }
 
-const skipReason = sandboxSkipReason();
+/** The HTTPS stand-ins need two made-up names on 127.0.0.1, which only /etc/hosts gives. */
+function hostsSkipReason(): string | undefined {
+  try {
+    accessSync('/etc/hosts', constants.W_OK);
+    return undefined;
+  } catch {
+    return '/etc/hosts is not writable (the HTTPS stand-ins need names on 127.0.0.1)';
+  }
+}
+
+const skipReason = sandboxSkipReason() ?? hostsSkipReason();
 if (skipReason) console.warn(`SKIPPED local sandbox tests: ${skipReason}`);
 
 describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', () => {
