@@ -72,7 +72,7 @@ describe.skipIf(skip)('the dashboard in a real browser', () => {
     await waitUntilQuiet(queue);
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, times: 1 });
     await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_01BrowserRefused');
-    await waitUntilQuiet(queue);
+    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
     await queue.close();
     const context = await browserContext(profile(), fleet.secrets.adminToken);
     try {

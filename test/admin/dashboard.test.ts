@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminFetch } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { fleetQueue, postRun, waitUntilQuiet } from '../helpers/runs.js';
+import { fleetQueue, postRun } from '../helpers/runs.js';
 
 /** A fleet whose one spawn job failed for good (the provider refused the request). */
 async function fleetWithFailedJob(extraEnv: Record<string, string> = {}) {
@@ -9,8 +9,7 @@ async function fleetWithFailedJob(extraEnv: Record<string, string> = {}) {
   fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, times: 1 });
   await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_dash_failed');
   const queue = fleetQueue(fleet);
-  await waitUntilQuiet(queue);
-  expect(await queue.getJobCountByTypes('failed')).toBe(1);
+  await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
   return { fleet, queue };
 }
 
@@ -38,6 +37,29 @@ describe('the queue dashboard', () => {
     expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
     expect(text).toContain('sesn_dash_failed');
     for (const secret of Object.values(fleet.secrets)) expect(text).not.toContain(secret);
+  });
+
+  it('redacts a secret-shaped string quoted in a failure reason, in the dashboard and /workers', async () => {
+    fleet = await startTestFleet();
+    const echoed = `instavm_sk_${'e'.repeat(8)}${Date.now()}`;
+    fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, body: `no: ${echoed}` });
+    await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_dash_echo');
+    const queue = fleetQueue(fleet);
+    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
+    const [job] = await queue.getJobs(['failed']);
+    expect(job?.failedReason).toContain(echoed); // BullMQ keeps the raw reason
+    await queue.close();
+    const answer = await adminFetch(
+      fleet,
+      '/admin/queues/api/queues?activeQueue=cma-spawn&status=failed',
+    );
+    const text = await answer.text();
+    expect(text).toContain('sesn_dash_echo');
+    expect(text).not.toContain(echoed);
+    expect(text).toContain('[redacted]');
+    const workers = await (await adminFetch(fleet, '/workers')).text();
+    expect(workers).toContain('sesn_dash_echo');
+    expect(workers).not.toContain(echoed);
   });
 
   it('refuses retries while read-only (the default)', async () => {

@@ -32,7 +32,7 @@ describe('the status page', () => {
     await waitUntilQuiet(queue);
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 403, times: 1 });
     await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_page_<b>refused</b>');
-    await waitUntilQuiet(queue);
+    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
     await queue.close();
     const redis = new Redis(fleet.redis.url);
     await redis.hset(`${queuePrefix('e2e')}:breaker`, { state: 'half-open' });

@@ -1,4 +1,5 @@
 import {
+  createScrubber,
   type IngressMetrics,
   type Logger,
   readBreakerState,
@@ -7,7 +8,7 @@ import {
   type WorkerStateStore,
 } from '@cma-fleet/shared';
 import type { Queue } from 'bullmq';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { adminDisabled, requireAdminToken } from './admin-auth.js';
 import { controlsRouter } from './admin-controls.js';
 import { errorHandler, readOr503 } from './app.js';
@@ -43,6 +44,8 @@ export function createAdminApp(deps: AdminDeps): Express {
     return app;
   }
   app.use(requireAdminToken(deps.token));
+  const secrets = [deps.signingKey, deps.token];
+  app.use(scrubbedAnswers(createScrubber(secrets)));
   const queues = [deps.scheduler.queue, deps.controlQueue];
 
   app.get('/', async (_req, res) => {
@@ -57,7 +60,6 @@ export function createAdminApp(deps: AdminDeps): Express {
     const text = await readOr503(res, () => deps.metrics.registry.metrics());
     if (text !== undefined) res.type(deps.metrics.registry.contentType).send(text);
   });
-  const secrets = [deps.signingKey, deps.token];
   app.use(DASHBOARD_PATH, dashboardRouter(queues, { write: deps.dashboardWrite, secrets }));
   app.use(controlsRouter({ ...deps, controlQueue: deps.controlQueue }));
 
@@ -66,6 +68,18 @@ export function createAdminApp(deps: AdminDeps): Express {
   });
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/**
+ * Replaces anything secret-shaped in every text answer. Worker errors and failure reasons quote
+ * provider answers, which this process does not control.
+ */
+function scrubbedAnswers(scrub: (text: string) => string): RequestHandler {
+  return (_req, res, next) => {
+    const send = res.send.bind(res);
+    res.send = (body?: unknown) => send(typeof body === 'string' ? scrub(body) : body);
+    next();
+  };
 }
 
 async function statusData(deps: AdminDeps, queues: Queue[]) {

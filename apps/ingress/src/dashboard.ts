@@ -37,6 +37,7 @@ export function dashboardRouter(queues: Queue[], settings: DashboardSettings): R
     serverAdapter,
     options: { uiConfig: { boardTitle: 'CMA fleet' } },
   });
+  // Failure reasons and stack traces cannot be formatted: the admin app scrubs every answer.
   return serverAdapter.getRouter() as Router;
 }
 
