@@ -29,7 +29,7 @@ describe.skipIf(skipReason !== undefined)('a delivery when the local sandbox can
     // A bubblewrap that cannot make namespaces, as in a locked-down container.
     writeFileSync(
       join(bin, 'bwrap'),
-      '#!/bin/sh\necho "bwrap: creating new namespace failed" >&2\nexit 1\n',
+      '#!/bin/sh\necho "bwrap: creating new namespace failed" >&2\nsleep 1\nexit 1\n',
     );
     chmodSync(join(bin, 'bwrap'), 0o755);
     const runtimeDir = mkdtempSync(join(tmpdir(), 'cma-e2e-broken-'));

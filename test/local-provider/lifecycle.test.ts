@@ -217,7 +217,8 @@ describe.skipIf(skipReason !== undefined)('local workers fail closed', () => {
     temporary.push(broken);
     writeFileSync(
       join(broken, 'bwrap'),
-      '#!/bin/sh\necho "bwrap: no namespaces for you" >&2\nexit 1\n',
+      // It lingers a moment, as a real one does before it fails: that must not pass for a sandbox.
+      '#!/bin/sh\necho "bwrap: no namespaces for you" >&2\nsleep 1\nexit 1\n',
     );
     chmodSync(join(broken, 'bwrap'), 0o755);
     const p = provider({ path: `${broken}:${bin}:${process.env.PATH}` });

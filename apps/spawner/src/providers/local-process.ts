@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** The fields of /proc/<pid>/stat this module needs; undefined when the process is gone. */
 interface ProcStat {
@@ -59,6 +59,15 @@ export function descendantsOf(pid: number): number[] {
 export function processName(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PID namespace of a process (e.g. `pid:[4026531836]`), or undefined once it is gone. */
+export function pidNamespace(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
   } catch {
     return undefined;
   }

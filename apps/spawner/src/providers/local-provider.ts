@@ -19,6 +19,7 @@ import {
 import {
   descendantsOf,
   isProcessAlive,
+  pidNamespace,
   processName,
   processStartTicks,
   signalGroup,
@@ -288,15 +289,21 @@ export class LocalProvider implements WorkerProvider {
   }
 
   /**
-   * Waits until bubblewrap runs under the worker's process, so a sandbox that cannot start is
-   * a failed provision (with the runtime's own words), not a silent worker that never polls.
+   * Waits until the command runs inside the sandbox (a process under the worker in a PID
+   * namespace of its own, other than bubblewrap itself), so a sandbox that cannot start is a
+   * failed provision (with the runtime's own words), not a silent worker that never polls.
    */
   private async awaitSandbox(pid: number, exited: Promise<number | null>, paths: WorkerPaths) {
     let exitCode: number | null | undefined;
     void exited.then((code) => {
       exitCode = code;
     });
-    const sandboxed = () => descendantsOf(pid).some((child) => processName(child) === 'bwrap');
+    const host = pidNamespace('self');
+    const sandboxed = () =>
+      descendantsOf(pid).some((child) => {
+        const namespace = pidNamespace(child);
+        return namespace !== undefined && namespace !== host && processName(child) !== 'bwrap';
+      });
     const timeoutMs = this.settings.startTimeoutMs ?? 15_000;
     const up = await waitFor(() => exitCode !== undefined || sandboxed(), timeoutMs);
     if (up && exitCode === undefined) return;
