@@ -66,6 +66,17 @@ describe('manual controls', () => {
     await queue.close();
   });
 
+  it('refuses a session id longer than the queue contract allows, queueing nothing', async () => {
+    fleet = await startTestFleet();
+    const answer = await adminFetch(fleet, sessionPath('s'.repeat(4097), 'respawn'), {
+      method: 'POST',
+    });
+    expect(answer.status).toBe(400);
+    const queue = fleetQueue(fleet);
+    expect(await queue.count()).toBe(0);
+    await queue.close();
+  });
+
   it('treats a respawn while the worker is alive as covered: never two VMs', async () => {
     fleet = await startTestFleet();
     const sessionId = 'sesn_alive';

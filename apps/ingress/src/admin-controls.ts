@@ -52,6 +52,9 @@ function sessionOf(req: Request): string {
   return String(req.params.id);
 }
 
+/** The longest session id the queue contract accepts (see spawnJobSchema). */
+const MAX_SESSION_ID = 4096;
+
 async function enqueue(
   res: Response,
   deps: ControlDeps,
@@ -59,6 +62,10 @@ async function enqueue(
   sessionId: string,
   add: () => Promise<{ id?: string }>,
 ): Promise<void> {
+  if (sessionId.length > MAX_SESSION_ID) {
+    res.status(400).json({ error: `session id longer than ${MAX_SESSION_ID} characters` });
+    return;
+  }
   try {
     const job = await withTimeout(add(), 2000, `queueing ${action}`);
     deps.metrics.operatorActions.inc({ action });
