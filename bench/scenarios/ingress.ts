@@ -195,17 +195,16 @@ async function closedRun(
   );
 }
 
+/** Open loop for a fixed time (not a fixed count, which a slow target would stretch). */
 async function rateRun(ctx: LoadContext, rate: number, seconds: number): Promise<IngressRun> {
-  const amount = rate * seconds;
-  const deliveries = makeDeliveries(ctx.signingKey, 'accepted', amount + 1000, 'b1r');
+  const deliveries = makeDeliveries(ctx.signingKey, 'accepted', rate * seconds + 1000, 'b1r');
   return measured(ctx, 'accepted', 'rate', () =>
     postDeliveries({
       url: ctx.url,
       deliveries,
       connections: 64,
-      amount,
       overallRate: rate,
-      durationSeconds: seconds * 3,
+      durationSeconds: seconds,
     }),
   );
 }

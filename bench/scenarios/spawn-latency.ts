@@ -3,7 +3,7 @@ import { measureCpu } from '../lib/cpu.js';
 import { makeDeliveries, sessionOf } from '../lib/deliveries.js';
 import { type BenchFleet, createCallTimes, resetFake, startFleet } from '../lib/fleet.js';
 import { postDeliveries } from '../lib/load.js';
-import { sampleRss } from '../lib/processes.js';
+import { rssMiB, sampleRss } from '../lib/processes.js';
 import { printTable, writeResult } from '../lib/results.js';
 import { round, type Summary, summarize } from '../lib/stats.js';
 
@@ -31,8 +31,8 @@ export const DEFAULT_SPAWN: SpawnSettings = {
     { createDelayMs: 200, concurrency: 100 },
   ],
   rates: [10, 100, 500],
-  seconds: { 10: 5, 100: 5, 500: 4 },
-  drainTimeoutMs: 60_000,
+  seconds: { 10: 5, 100: 4, 500: 3 },
+  drainTimeoutMs: 45_000,
 };
 
 export interface SpawnPoint extends SpawnCase {
@@ -69,6 +69,9 @@ export async function runSpawnScenario(settings: SpawnSettings = DEFAULT_SPAWN) 
       ingress: true,
     });
     try {
+      for (const [name, pid] of Object.entries(fleetPids(fleet))) {
+        memory[`${name}IdleMiB`] = Math.max(memory[`${name}IdleMiB`] ?? 0, rssMiB(pid) ?? 0);
+      }
       const rss = sampleRss(fleetPids(fleet));
       await measurePoint(fleet, spawnCase, 20, 1, settings.drainTimeoutMs); // warm-up
       for (const rate of settings.rates) {
@@ -88,7 +91,7 @@ export async function runSpawnScenario(settings: SpawnSettings = DEFAULT_SPAWN) 
     points,
     memory,
   });
-  report(points);
+  report(points, memory);
   return { file, points, memory };
 }
 
@@ -109,22 +112,28 @@ async function measurePoint(
   drainTimeoutMs: number,
 ): Promise<SpawnPoint> {
   await resetFake(fleet.fakeUrl);
-  const amount = rate * seconds;
-  const deliveries = makeDeliveries(fleet.signingKey, 'accepted', amount, `b2r${rate}`);
-  const sessions = deliveries.map(sessionOf);
+  const deliveries = makeDeliveries(
+    fleet.signingKey,
+    'accepted',
+    rate * seconds + 100,
+    `b2r${rate}`,
+  );
+  const tagged = new Set(deliveries.map(sessionOf));
   const started = performance.now();
   const { value, cpu } = await measureCpu(fleetPids(fleet), async () => {
+    // For a fixed time, not a fixed count: a slow machine must not stretch the run.
     const load = await postDeliveries({
       url: fleet.webhookUrl,
       deliveries,
       connections: Math.min(rate, 32),
-      amount,
       overallRate: rate,
-      durationSeconds: seconds * 4,
+      durationSeconds: seconds,
     });
-    return { load, runningAt: await waitForRunning(fleet, sessions, drainTimeoutMs) };
+    // The sessions that were sent are the ones that got a job.
+    const sent = [...(await jobTimes(fleet)).keys()].filter((id) => tagged.has(id));
+    return { load, sent, runningAt: await waitForRunning(fleet, sent, drainTimeoutMs) };
   });
-  const { load, runningAt } = value;
+  const { load, sent: sessions, runningAt } = value;
   const elapsedSeconds = (performance.now() - started) / 1000;
   const spawnerCpuSeconds = ((cpu.percent.spawner ?? 0) / 100) * elapsedSeconds;
   const [jobs, createdAt] = await Promise.all([jobTimes(fleet), createCallTimes(fleet.fakeUrl)]);
@@ -179,7 +188,11 @@ export async function waitForRunning(
 
 /** The spawn jobs' timing fields by session id. */
 async function jobTimes(fleet: BenchFleet) {
-  const jobs = await fleet.queue.getJobs(['completed', 'failed', 'active', 'wait'], 0, -1);
+  const jobs = await fleet.queue.getJobs(
+    ['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized'],
+    0,
+    -1,
+  );
   const times = new Map<string, { receivedAt: number; processedOn: number }>();
   for (const job of jobs) {
     const data = job.data as { sessionId?: string; receivedAt?: number };
@@ -189,7 +202,8 @@ async function jobTimes(fleet: BenchFleet) {
   return times;
 }
 
-function report(points: SpawnPoint[]): void {
+function report(points: SpawnPoint[], memory: Record<string, number>): void {
+  printTable('Scenario 4: resident memory of the fleet (MiB, peak over both cases)', [memory]);
   printTable(
     'Scenario 2: spawn latency (ms from the delivery reaching the ingress)',
     points.map((point) => ({
