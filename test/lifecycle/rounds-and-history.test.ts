@@ -37,14 +37,14 @@ describe('reconcile rounds across two spawner processes', () => {
         .filter((line) => line.includes('"msg":"reconcile round"'))
         .map((line) => (JSON.parse(line) as { round: string }).round);
     await expect
-      .poll(() => spawners.flatMap(roundsOf).length, { timeout: 20_000, interval: 200 })
-      .toBeGreaterThanOrEqual(15);
+      .poll(() => spawners.flatMap(roundsOf).length, { timeout: 40_000, interval: 200 })
+      .toBeGreaterThanOrEqual(10);
     const all = spawners.flatMap(roundsOf);
     expect(new Set(all).size).toBe(all.length);
     // Each round is a scheduled slot: consecutive slots 200 ms apart, none taken twice.
     const slots = all.map((round) => Number(round.split(':').at(-1))).sort((a, b) => a - b);
     expect(slots.every((slot, i) => i === 0 || slot > (slots[i - 1] ?? 0))).toBe(true);
-  }, 40_000);
+  }, 70_000);
 });
 
 describe('/workers', () => {

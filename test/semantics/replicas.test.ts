@@ -14,7 +14,13 @@ import { runStartedEvent, signedHeaders } from '../helpers/sign.js';
 
 const secrets = realLookingSecrets();
 
-function fleetEnv(redis: TestRedis, fake: FakeInstaVm, prefix: string): Record<string, string> {
+/** Crash tests shorten the lock so a dead spawner's job is resumed within seconds. */
+function fleetEnv(
+  redis: TestRedis,
+  fake: FakeInstaVm,
+  prefix: string,
+  lockMs = '30000',
+): Record<string, string> {
   return {
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: prefix,
@@ -24,7 +30,7 @@ function fleetEnv(redis: TestRedis, fake: FakeInstaVm, prefix: string): Record<s
     INSTAVM_API_KEY: secrets.instavmApiKey,
     INSTAVM_API_URL: fake.url,
     SPAWN_BACKOFF_MS: '50',
-    SPAWNER_LOCK_MS: '1000',
+    SPAWNER_LOCK_MS: lockMs,
   };
 }
 
@@ -95,7 +101,7 @@ describe('a spawner killed at each step of a provision', () => {
   beforeAll(async () => {
     redis = await startTestRedis();
     fake = await startFakeInstaVm({ apiKey: secrets.instavmApiKey });
-    ingress = await startIngressProcess(fleetEnv(redis, fake, 'crash'));
+    ingress = await startIngressProcess(fleetEnv(redis, fake, 'crash', '2000'));
   }, 30_000);
   afterAll(async () => {
     await ingress?.stop();
@@ -106,7 +112,7 @@ describe('a spawner killed at each step of a provision', () => {
   it.each(CHECKPOINTS.map((checkpoint) => [checkpoint]))(
     'SIGKILL %s: another spawner finishes the job with exactly one VM',
     async (checkpoint) => {
-      const env = fleetEnv(redis, fake, 'crash');
+      const env = fleetEnv(redis, fake, 'crash', '2000');
       const sessionId = `sesn_crash_${checkpoint}`;
       const doomed = await startSpawnerProcess({ ...env, CMA_TEST_CRASH_AT: checkpoint });
       const exited = once(doomed.child, 'exit');
@@ -119,7 +125,7 @@ describe('a spawner killed at each step of a provision', () => {
       const store = new WorkerStateStore(connection, queuePrefix('crash'));
       try {
         await expect
-          .poll(async () => (await store.get(sessionId))?.status, { timeout: 15_000 })
+          .poll(async () => (await store.get(sessionId))?.status, { timeout: 40_000 })
           .toBe('running');
         const vms = vmsOf(fake.vms(), sessionId);
         expect(vms).toHaveLength(1);
@@ -129,7 +135,7 @@ describe('a spawner killed at each step of a provision', () => {
         await survivor.stop();
       }
     },
-    30_000,
+    60_000,
   );
 
   it('leaves the queue quiet afterwards', async () => {

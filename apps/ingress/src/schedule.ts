@@ -41,26 +41,27 @@ export async function acceptRun(
   if (scheduler.redis.status !== 'ready') {
     throw new Error(`Redis connection is ${scheduler.redis.status}`);
   }
-  return withTimeout(schedule(), ENQUEUE_TIMEOUT_MS, 'scheduling the spawn');
-
-  async function schedule(): Promise<RunAcceptance> {
-    const { marks } = scheduler;
-    const claim = await marks.claim(webhookId);
-    if (claim === 'done') return { duplicate: true };
-    if (claim === 'pending' && (await marks.waitForDone(webhookId, COPY_WAIT_MS))) {
-      return { duplicate: true };
-    }
-    try {
-      const job = await scheduler.queue.add(
+  const { marks } = scheduler;
+  // Each Redis step has its own deadline; a copy's wait for the first copy is bounded apart.
+  const claim = await withTimeout(marks.claim(webhookId), ENQUEUE_TIMEOUT_MS, 'claiming');
+  if (claim === 'done') return { duplicate: true };
+  if (claim === 'pending' && (await marks.waitForDone(webhookId, COPY_WAIT_MS))) {
+    return { duplicate: true };
+  }
+  try {
+    const job = await withTimeout(
+      scheduler.queue.add(
         SPAWN_JOB_NAME,
         { sessionId, webhookId, receivedAt, reason: 'webhook' },
         spawnJobOptions(sessionId, scheduler.jobSettings),
-      );
-      marks.markDone(webhookId);
-      return { duplicate: false, jobId: job.id };
-    } catch (error) {
-      marks.release(webhookId);
-      throw error;
-    }
+      ),
+      ENQUEUE_TIMEOUT_MS,
+      'adding the spawn job',
+    );
+    marks.markDone(webhookId);
+    return { duplicate: false, jobId: job.id };
+  } catch (error) {
+    marks.release(webhookId);
+    throw error;
   }
 }

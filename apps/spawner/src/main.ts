@@ -1,6 +1,6 @@
 import { loadConfigOrExit, withTimeout } from '@cma-fleet/shared';
 import { loadSpawnerConfig } from './config.js';
-import { startHealthServer } from './health-server.js';
+import { type RunningHealthServer, startHealthServer } from './health-server.js';
 import { createSpawnerLogger } from './logger.js';
 import { CHECKPOINTS, type Checkpoint } from './provision.js';
 import { startSpawner } from './spawner.js';
@@ -9,12 +9,16 @@ const config = loadConfigOrExit(() => loadSpawnerConfig());
 const logger = createSpawnerLogger(config);
 
 const spawner = startSpawner(config, logger, { checkpoint: crashHookFromEnv() });
-const health =
-  config.SPAWNER_HEALTH_PORT === undefined
-    ? undefined
-    : await startHealthServer(config.SPAWNER_HEALTH_PORT, config.SPAWNER_HEALTH_HOST, () =>
-        spawner.liveness(),
-      );
+let health: RunningHealthServer | undefined;
+let closing = false;
+// Before anything is announced: a SIGTERM from here on drains instead of killing outright.
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+if (config.SPAWNER_HEALTH_PORT !== undefined) {
+  health = await startHealthServer(config.SPAWNER_HEALTH_PORT, config.SPAWNER_HEALTH_HOST, () =>
+    spawner.liveness(),
+  );
+}
 logger.info(
   {
     provider: spawner.provider.name,
@@ -35,8 +39,6 @@ void spawner.operator.metricsServer.then(
   (server) => server && logger.info({ url: server.url }, 'spawner metrics listening'),
 );
 if (health) logger.info({ url: health.url }, 'liveness check listening');
-
-let closing = false;
 
 /**
  * SIGTERM: stop taking jobs and give in-flight provisions SPAWNER_SHUTDOWN_MS to finish. Past
@@ -60,8 +62,6 @@ async function shutdown(signal: string) {
   }
   process.exit(0);
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
 
 /**
  * A test hook: CMA_TEST_CRASH_AT=<checkpoint> makes this process kill itself (SIGKILL, no

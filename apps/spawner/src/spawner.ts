@@ -154,6 +154,12 @@ export function startSpawner(
     },
   );
   worker.on('error', (error) => logger.warn({ err: error }, 'spawn worker error'));
+  // A job whose lock we lost (this process stalled) now belongs to another replica: stop
+  // working on it, so two spawners do not provision one session at once.
+  worker.on('lockRenewalFailed', (jobIds) => {
+    for (const jobId of jobIds) worker.cancelJob(jobId, 'lost the job lock to another replica');
+    logger.warn({ job_ids: jobIds }, 'lost job locks; stopped those provisions');
+  });
   const reconciler = startReconcilerFor(config, {
     breaker,
     metrics,
