@@ -46,6 +46,7 @@ interface Record {
   reads: { [path: string]: Attempt };
   listings: { [path: string]: Attempt };
   writes: { [path: string]: Attempt };
+  tmpWrite: Attempt;
   requests: { [url: string]: { status?: number; connectStatus?: number; error?: string } };
   direct: { [target: string]: Attempt };
 }
@@ -201,8 +202,11 @@ describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', (
     expect(record.listings[join(homedir(), '.ssh')]?.ok).toBe(false);
   });
 
-  it('can write in its work directory and nowhere else', () => {
+  it('can write in its work directory and its own TMPDIR, and nowhere else', () => {
     expect(record.writes.inside).toEqual({ ok: true, result: 'undefined' });
+    expect(record.env.TMPDIR).toBe(provider.paths(machine.id).tmp);
+    expect(record.env.HOME).toBe(provider.paths(machine.id).home);
+    expect(record.tmpWrite).toEqual({ ok: true, result: 'undefined' });
     expect(record.writes[join(outside, 'escaped')]?.ok).toBe(false);
     expect(record.writes[join(project, 'escaped')]?.ok).toBe(false);
     expect(readdirSync(outside)).toEqual([]);
@@ -226,7 +230,7 @@ describe.skipIf(skipReason !== undefined)('a local worker inside its sandbox', (
     const root = provider.paths(machine.id).root;
     for (const name of readdirSync(root)) {
       const path = join(root, name);
-      if (name === 'work' || name === 'home') continue;
+      if (['work', 'home', 'tmp'].includes(name)) continue;
       expect(readFileSync(path, 'utf8'), path).not.toContain(realKey);
     }
   });

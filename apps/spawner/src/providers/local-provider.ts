@@ -130,6 +130,7 @@ export class LocalProvider implements WorkerProvider {
     const paths = this.paths(state.id);
     mkdirSync(paths.work, { recursive: true });
     mkdirSync(paths.home, { recursive: true });
+    mkdirSync(paths.tmp, { recursive: true });
     return this.toMachine(state);
   }
 
@@ -158,9 +159,9 @@ export class LocalProvider implements WorkerProvider {
   async applyEgress(machine: WorkerMachine): Promise<void> {
     const paths = this.paths(machine.id);
     const policy = sandboxSettings({
-      writableDirs: [paths.work, paths.home],
+      writableDirs: [paths.work, paths.home, paths.tmp],
       denyRead: [...this.settings.denyRead, this.settings.runtimeDir],
-      allowRead: [paths.work, paths.home],
+      allowRead: [paths.work, paths.home, paths.tmp],
       allowedDomains: this.settings.egressDomains,
       masked: [
         { name: ENVIRONMENT_KEY_VAR, injectHosts: this.settings.injectHosts },
@@ -234,6 +235,9 @@ export class LocalProvider implements WorkerProvider {
       '--settings',
       paths.sandboxSettings,
       '--',
+      // The runtime points TMPDIR at a directory of its own; the worker gets a private one.
+      'env',
+      `TMPDIR=${paths.tmp}`,
       'ant',
       ...poll,
     ] as [string, ...string[]];
@@ -341,6 +345,7 @@ export class LocalProvider implements WorkerProvider {
     const paths = this.paths(id);
     rmSync(paths.work, { recursive: true, force: true });
     rmSync(paths.home, { recursive: true, force: true });
+    rmSync(paths.tmp, { recursive: true, force: true });
     removeWorkerCgroups(id);
   }
 

@@ -38,6 +38,8 @@ export interface WorkerPaths {
   work: string;
   /** HOME inside the sandbox, writable, so the host's home never is. */
   home: string;
+  /** TMPDIR inside the sandbox: the worker's own, never a directory shared with others. */
+  tmp: string;
 }
 
 export function workerPaths(runtimeDir: string, id: string): WorkerPaths {
@@ -49,6 +51,7 @@ export function workerPaths(runtimeDir: string, id: string): WorkerPaths {
     sandboxSettings: join(root, 'sandbox.json'),
     work: join(root, 'work'),
     home: join(root, 'home'),
+    tmp: join(root, 'tmp'),
   };
 }
 
