@@ -52,21 +52,7 @@ export function envBoolean(defaultValue: boolean) {
 
 /** A whole number within bounds, with a default for unset or empty values. */
 export function envInt(defaultValue: number, min: number, max: number) {
-  return z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value.trim() === '') return defaultValue;
-      const parsed = Number(value);
-      if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a whole number from ${min} to ${max}, got "${value}"`,
-        });
-        return z.NEVER;
-      }
-      return parsed;
-    });
+  return envOptionalInt(min, max).transform((value) => value ?? defaultValue);
 }
 
 /** A comma-separated list; blanks dropped. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { safeKey } from './ids.js';
 
 /**
@@ -72,17 +72,11 @@ export class WorkerStateStore {
   async begin(sessionId: string, change: StateChange): Promise<void> {
     const at = this.now();
     const key = this.workerKey(sessionId);
-    await this.redis
+    const multi = this.redis
       .multi()
       .del(key)
-      .hset(key, { session_id: sessionId, created_at: at, ...fieldsOf(change, at) })
-      .zadd(this.indexKey, at, sessionId)
-      .lpush(
-        this.historyKey(sessionId),
-        JSON.stringify({ status: change.status, at, reason: change.reason }),
-      )
-      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
-      .exec();
+      .hset(key, { session_id: sessionId, created_at: at, ...fieldsOf(change, at) });
+    await this.indexAndLog(multi, sessionId, change, at).exec();
   }
 
   /** Records a transition of the session's current worker. */
@@ -91,15 +85,21 @@ export class WorkerStateStore {
     const key = this.workerKey(sessionId);
     const multi = this.redis.multi().hset(key, { session_id: sessionId, ...fieldsOf(change, at) });
     if (change.status !== 'failed') multi.hdel(key, 'error');
-    await multi
-      .hsetnx(key, 'created_at', at)
+    await this.indexAndLog(multi.hsetnx(key, 'created_at', at), sessionId, change, at).exec();
+  }
+
+  /** Adds to a write: the index entry and the transition, in the same MULTI. */
+  private indexAndLog(
+    multi: ChainableCommander,
+    sessionId: string,
+    change: StateChange,
+    at: number,
+  ) {
+    const transition: Transition = { status: change.status, at, reason: change.reason };
+    return multi
       .zadd(this.indexKey, at, sessionId)
-      .lpush(
-        this.historyKey(sessionId),
-        JSON.stringify({ status: change.status, at, reason: change.reason }),
-      )
-      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1)
-      .exec();
+      .lpush(this.historyKey(sessionId), JSON.stringify(transition))
+      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1);
   }
 
   async get(sessionId: string): Promise<WorkerState | undefined> {
