@@ -50,7 +50,7 @@ describe('the reconciler', () => {
     fleet.fake.exitVm(vm?.vm_id ?? '');
 
     await expect
-      .poll(async () => (await store.get('sesn_gone'))?.status, { timeout: 2000 })
+      .poll(async () => (await store.get('sesn_gone'))?.status, { timeout: 5000 })
       .toBe('exited');
     const last = (await store.history('sesn_gone')).at(-1);
     expect(last?.reason).toMatch(/vanished|idle exit/);
