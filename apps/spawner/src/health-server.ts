@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import type { LivenessReport } from './liveness.js';
+import { listenOn } from './small-server.js';
 
 export interface RunningHealthServer {
   url: string;
@@ -29,22 +29,6 @@ export async function startHealthServer(
       () => res.writeHead(503).end('{"ok":false}'),
     );
   });
-  await listen(server, port, host);
-  const address = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
-  return {
-    url: `http://${shownHost}:${address.port}/health`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  const listening = await listenOn(server, port, host);
+  return { url: `${listening.baseUrl}/health`, close: listening.close };
 }

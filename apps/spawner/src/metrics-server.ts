@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { carriesAdminToken, type Logger, type SpawnerMetrics } from '@cma-fleet/shared';
+import { listenOn } from './small-server.js';
 
 export interface MetricsServerSettings {
   /** Undefined: the endpoint is off. 0: any free port. */
@@ -44,23 +44,6 @@ export async function startMetricsServer(
       () => res.writeHead(500).end('metrics unavailable\n'),
     );
   });
-  await listen(server, settings.port, settings.host);
-  const { port } = server.address() as AddressInfo;
-  const host = settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host;
-  return {
-    url: `http://${host}:${port}/metrics`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-    server.listen(port, host);
-  });
+  const listening = await listenOn(server, settings.port, settings.host);
+  return { url: `${listening.baseUrl}/metrics`, close: listening.close };
 }
