@@ -1,9 +1,9 @@
 import { queuePrefix, WorkerStateStore } from '@cma-fleet/shared';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminFetch, sessionPath } from '../helpers/admin.js';
+import { adminFetch, deliverRun, POLL, sessionPath } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { fleetQueue, liveVmsOf, postRun, vmsOf, waitUntilQuiet } from '../helpers/runs.js';
+import { fleetQueue, liveVmsOf, vmsOf, waitUntilQuiet } from '../helpers/runs.js';
 
 interface WorkerView {
   session_id: string;
@@ -17,8 +17,8 @@ async function workerOf(fleet: TestFleet, sessionId: string): Promise<WorkerView
 }
 
 async function runningWorker(fleet: TestFleet, sessionId: string) {
-  expect((await postRun(fleet.ingress.url, fleet.secrets.signingKey, sessionId)).status).toBe(200);
-  await expect.poll(async () => (await workerOf(fleet, sessionId))?.status).toBe('running');
+  await deliverRun(fleet, sessionId);
+  await expect.poll(async () => (await workerOf(fleet, sessionId))?.status, POLL).toBe('running');
 }
 
 describe('manual controls', () => {
@@ -36,7 +36,7 @@ describe('manual controls', () => {
     expect(answer.status).toBe(202);
     expect(await answer.json()).toMatchObject({ ok: true, action: 'stop', session_id: sessionId });
 
-    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status).toBe('exited');
+    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status, POLL).toBe('exited');
     expect(liveVmsOf(fleet.fake.vms(), sessionId)).toHaveLength(0);
     const history = await historyOf(fleet, sessionId);
     expect(history.at(-1)).toMatchObject({ status: 'exited', reason: 'stopped by operator' });
@@ -50,13 +50,13 @@ describe('manual controls', () => {
     const sessionId = 'odd/ses sion?id=1&x=%2F:ü#';
     await runningWorker(fleet, sessionId);
     await adminFetch(fleet, sessionPath(sessionId, 'stop'), { method: 'POST' });
-    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status).toBe('exited');
+    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status, POLL).toBe('exited');
 
     const answer = await adminFetch(fleet, sessionPath(sessionId, 'respawn'), { method: 'POST' });
     expect(answer.status).toBe(202);
     expect(await answer.json()).toMatchObject({ action: 'respawn', session_id: sessionId });
 
-    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status).toBe('running');
+    await expect.poll(async () => (await workerOf(fleet, sessionId))?.status, POLL).toBe('running');
     expect(vmsOf(fleet.fake.vms(), sessionId)).toHaveLength(2);
     expect(liveVmsOf(fleet.fake.vms(), sessionId)).toHaveLength(1);
     const queue = fleetQueue(fleet);
@@ -84,7 +84,7 @@ describe('manual controls', () => {
     const answer = await adminFetch(fleet, sessionPath(sessionId, 'respawn'), { method: 'POST' });
     expect(answer.status).toBe(202);
     const queue = fleetQueue(fleet);
-    await expect.poll(async () => (await queue.getJobs(['completed'])).length).toBe(2);
+    await expect.poll(async () => (await queue.getJobs(['completed'])).length, POLL).toBe(2);
     expect(vmsOf(fleet.fake.vms(), sessionId)).toHaveLength(1);
     await queue.close();
   });

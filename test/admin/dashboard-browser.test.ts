@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../scripts/lib/processes.js';
+import { deliverRun, POLL } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { fleetQueue, postRun, waitUntilQuiet } from '../helpers/runs.js';
+import { fleetQueue, waitUntilQuiet } from '../helpers/runs.js';
 
 /** Debian's `chromium` package (.ci/run installs it); no browser is ever downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -64,15 +65,13 @@ describe.skipIf(skip)('the dashboard in a real browser', () => {
   it('shows the spawn queue and a completed job to an operator with the token', async () => {
     // A run that succeeds, and one the provider refuses for good: the page shows both.
     for (const session of ['sesn_01BrowserOne', 'sesn_01BrowserTwo']) {
-      expect((await postRun(fleet.ingress.url, fleet.secrets.signingKey, session)).status).toBe(
-        200,
-      );
+      await deliverRun(fleet, session);
     }
     const queue = fleetQueue(fleet);
     await waitUntilQuiet(queue);
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, times: 1 });
-    await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_01BrowserRefused');
-    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
+    await deliverRun(fleet, 'sesn_01BrowserRefused');
+    await expect.poll(() => queue.getJobCountByTypes('failed'), POLL).toBe(1);
     await queue.close();
     const context = await browserContext(profile(), fleet.secrets.adminToken);
     try {
@@ -87,13 +86,15 @@ describe.skipIf(skip)('the dashboard in a real browser', () => {
       await expect
         .poll(() => page.getByText('spawn-worker').count(), { timeout: 15_000 })
         .toBeGreaterThan(0);
-      await expect.poll(() => page.getByText('sesn_01BrowserOne').count()).toBeGreaterThan(0);
+      await expect.poll(() => page.getByText('sesn_01BrowserOne').count(), POLL).toBeGreaterThan(0);
       await screenshot(page, 'dashboard.png');
 
       const status = await page.goto(`${fleet.ingress.adminUrl}/`);
       expect(status?.status()).toBe(200);
-      await expect.poll(() => page.getByText('Live workers (2)').count()).toBe(1);
-      await expect.poll(() => page.getByText('sesn_01BrowserRefused').count()).toBeGreaterThan(0);
+      await expect.poll(() => page.getByText('Live workers (2)').count(), POLL).toBe(1);
+      await expect
+        .poll(() => page.getByText('sesn_01BrowserRefused').count(), POLL)
+        .toBeGreaterThan(0);
       await screenshot(page, 'status-page.png');
     } finally {
       await context.close();

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminFetch } from '../helpers/admin.js';
+import { adminFetch, deliverRun, POLL } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { fleetQueue, postRun } from '../helpers/runs.js';
+import { fleetQueue } from '../helpers/runs.js';
 
 /** A fleet whose one spawn job failed for good (the provider refused the request). */
 async function fleetWithFailedJob(extraEnv: Record<string, string> = {}) {
   const fleet = await startTestFleet(extraEnv);
   fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, times: 1 });
-  await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_dash_failed');
+  await deliverRun(fleet, 'sesn_dash_failed');
   const queue = fleetQueue(fleet);
-  await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
+  await expect.poll(() => queue.getJobCountByTypes('failed'), POLL).toBe(1);
   return { fleet, queue };
 }
 
@@ -43,9 +43,9 @@ describe('the queue dashboard', () => {
     fleet = await startTestFleet();
     const echoed = `instavm_sk_${'e'.repeat(8)}${Date.now()}`;
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 422, body: `no: ${echoed}` });
-    await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_dash_echo');
+    await deliverRun(fleet, 'sesn_dash_echo');
     const queue = fleetQueue(fleet);
-    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
+    await expect.poll(() => queue.getJobCountByTypes('failed'), POLL).toBe(1);
     const [job] = await queue.getJobs(['failed']);
     expect(job?.failedReason).toContain(echoed); // BullMQ keeps the raw reason
     await queue.close();
@@ -76,7 +76,7 @@ describe('the queue dashboard', () => {
     fleet = started.fleet;
     const answer = await retryFailed(fleet);
     expect(answer.status).toBe(200);
-    await expect.poll(() => started.queue.getJobCountByTypes('completed')).toBe(1);
+    await expect.poll(() => started.queue.getJobCountByTypes('completed'), POLL).toBe(1);
     expect(await started.queue.getJobCountByTypes('failed')).toBe(0);
     await started.queue.close();
   });

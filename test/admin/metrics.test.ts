@@ -1,10 +1,10 @@
 import { queuePrefix } from '@cma-fleet/shared';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminFetch } from '../helpers/admin.js';
+import { adminFetch, deliverRun, POLL } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
-import { fleetQueue, postRun, waitUntilQuiet } from '../helpers/runs.js';
+import { fleetQueue, waitUntilQuiet } from '../helpers/runs.js';
 import { runStartedEvent } from '../helpers/sign.js';
 
 async function ingressMetrics(fleet: TestFleet) {
@@ -28,11 +28,9 @@ describe('Prometheus metrics after an end-to-end run', () => {
 
   it('count the delivery, the spawn latency and the provider calls with their labels', async () => {
     fleet = await startTestFleet({ SPAWNER_METRICS_PORT: '0' });
-    expect(
-      (await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_metrics')).status,
-    ).toBe(200);
+    await deliverRun(fleet, 'sesn_metrics');
     const queue = fleetQueue(fleet);
-    await expect.poll(async () => (await queue.getJobs(['completed'])).length).toBe(1);
+    await expect.poll(async () => (await queue.getJobs(['completed'])).length, POLL).toBe(1);
     await queue.close();
     // A forged delivery: a verification failure.
     const forged = await fetch(`${fleet.ingress.url}/webhook`, {
@@ -80,9 +78,7 @@ describe('Prometheus metrics after an end-to-end run', () => {
   it('count retries and the breaker state the spawners publish', async () => {
     fleet = await startTestFleet({ SPAWNER_METRICS_PORT: '0' });
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 500, times: 1 });
-    expect((await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_retry')).status).toBe(
-      200,
-    );
+    await deliverRun(fleet, 'sesn_retry');
     const queue = fleetQueue(fleet);
     await waitUntilQuiet(queue);
     await queue.close();

@@ -1,9 +1,9 @@
 import { queuePrefix, summariseLatencies } from '@cma-fleet/shared';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { adminFetch } from '../helpers/admin.js';
+import { adminFetch, deliverRun, POLL } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { fleetQueue, postRun, waitUntilQuiet } from '../helpers/runs.js';
+import { fleetQueue, waitUntilQuiet } from '../helpers/runs.js';
 
 describe('summariseLatencies', () => {
   it('gives nearest-rank percentiles, and nothing without samples', () => {
@@ -27,12 +27,12 @@ describe('the status page', () => {
 
   it('shows queue depth, the breaker, latency, live workers and failures, and refreshes', async () => {
     fleet = await startTestFleet();
-    await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_page_ok');
+    await deliverRun(fleet, 'sesn_page_ok');
     const queue = fleetQueue(fleet);
     await waitUntilQuiet(queue);
     fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', status: 403, times: 1 });
-    await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_page_<b>refused</b>');
-    await expect.poll(() => queue.getJobCountByTypes('failed')).toBe(1);
+    await deliverRun(fleet, 'sesn_page_<b>refused</b>');
+    await expect.poll(() => queue.getJobCountByTypes('failed'), POLL).toBe(1);
     await queue.close();
     const redis = new Redis(fleet.redis.url);
     await redis.hset(`${queuePrefix('e2e')}:breaker`, { state: 'half-open' });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminCall, adminClientSettings, sessionPath } from '../../scripts/lib/admin-client.js';
 import { ROOT } from '../../scripts/lib/processes.js';
 import { sendTestDelivery } from '../../scripts/lib/send-test.js';
+import { POLL } from '../helpers/admin.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 
 const run = promisify(execFile);
@@ -36,13 +37,13 @@ describe('the fleet CLI against a running fleet', () => {
     const settings = { ingressUrl: fleet.ingress.url, signingKey: fleet.secrets.signingKey };
     const sent = await sendTestDelivery(settings, 'sesn_cli/one');
     expect(sent.status).toBe(200);
-    await expect.poll(() => statusOf('sesn_cli/one')).toBe('running');
+    await expect.poll(() => statusOf('sesn_cli/one'), POLL).toBe('running');
 
     const admin = adminClientSettings(env);
     await adminCall(admin, 'POST', sessionPath('sesn_cli/one', 'stop'));
-    await expect.poll(() => statusOf('sesn_cli/one')).toBe('exited');
+    await expect.poll(() => statusOf('sesn_cli/one'), POLL).toBe('exited');
     await adminCall(admin, 'POST', sessionPath('sesn_cli/one', 'respawn'));
-    await expect.poll(() => statusOf('sesn_cli/one')).toBe('running');
+    await expect.poll(() => statusOf('sesn_cli/one'), POLL).toBe('running');
     expect(fleet.fake.vms().filter((vm) => vm.status === 'running')).toHaveLength(1);
   });
 

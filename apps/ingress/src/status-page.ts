@@ -26,7 +26,8 @@ export function renderStatusPage(data: StatusPageData): string {
   const failures = data.workers.filter((w) => w.status === 'failed').slice(0, FAILURES_SHOWN);
   const warning = data.signingKeyConfigured
     ? ''
-    : '<p class="failed">ANTHROPIC_WEBHOOK_SIGNING_KEY is not set: every delivery is refused (503).</p>';
+    : '<p class="failed">ANTHROPIC_WEBHOOK_SIGNING_KEY is not set: every delivery is refused ' +
+      '(503).</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>CMA worker fleet</title>
@@ -47,8 +48,8 @@ ${workerTable(live, 'no live worker')}
 ${failureTable(failures)}
 <h2>All recent workers (${data.workers.length})</h2>
 ${workerTable(data.workers, 'none yet')}
-<p>Dashboard: <a href="${data.dashboardPath}">${data.dashboardPath}</a> · JSON: <a href="workers">/workers</a>
-· metrics: <a href="metrics">/metrics</a></p>
+<p>Dashboard: <a href="${data.dashboardPath}">${data.dashboardPath}</a>
+· JSON: <a href="workers">/workers</a> · metrics: <a href="metrics">/metrics</a></p>
 </body></html>`;
 }
 

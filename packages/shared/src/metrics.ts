@@ -26,7 +26,7 @@ export function createIngressMetrics(sources: IngressGaugeSources) {
     registry,
     deliveries: new Counter({
       name: 'cma_deliveries_total',
-      help: 'Webhook deliveries by outcome (scheduled, ignored, duplicate, rejected, unavailable) and reason',
+      help: 'Webhook deliveries by outcome (scheduled, ignored, duplicate, ...) and reason',
       labelNames: ['outcome', 'reason'] as const,
       registers,
     }),
