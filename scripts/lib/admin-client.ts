@@ -1,3 +1,4 @@
+import { operatorCliEnv, parseEnv } from '@cma-fleet/shared';
 import { readDevEnv } from './dev-env.js';
 
 /** How the CLI reaches the ingress's admin port: ADMIN_URL, or ADMIN_HOST:ADMIN_PORT. */
@@ -12,8 +13,14 @@ export function adminClientSettings(env: Record<string, string | undefined>): Ad
   if (!token) throw new Error('set ADMIN_TOKEN (the operator token the ingress was started with)');
   const host =
     env.ADMIN_HOST?.trim() && env.ADMIN_HOST !== '0.0.0.0' ? env.ADMIN_HOST : '127.0.0.1';
-  const adminUrl = env.ADMIN_URL?.trim() || `http://${host}:${env.ADMIN_PORT?.trim() || '8001'}`;
+  const configured = parseEnv(operatorCliEnv, env).ADMIN_URL;
+  const adminUrl = configured ?? `http://${host}:${env.ADMIN_PORT?.trim() || '8001'}`;
   return { adminUrl: adminUrl.replace(/\/+$/, ''), token };
+}
+
+/** INGRESS_URL, checked; undefined when unset. */
+export function ingressUrlFrom(env: Record<string, string | undefined>): string | undefined {
+  return parseEnv(operatorCliEnv, env).INGRESS_URL;
 }
 
 /** A call to the admin API; throws with the status and body on anything but 2xx. */

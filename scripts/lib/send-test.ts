@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { ingressUrlFrom } from './admin-client.js';
 import { readDevEnv } from './dev-env.js';
 
 export interface SendTestSettings {
@@ -17,7 +18,7 @@ export function sendTestSettings(env: Record<string, string | undefined>): SendT
   if (!signingKey) {
     throw new Error('set ANTHROPIC_WEBHOOK_SIGNING_KEY (or run pnpm start once to make a dev key)');
   }
-  const ingressUrl = env.INGRESS_URL || `http://127.0.0.1:${env.PORT || '8000'}`;
+  const ingressUrl = ingressUrlFrom(env) ?? `http://127.0.0.1:${env.PORT || '8000'}`;
   return { ingressUrl: ingressUrl.replace(/\/+$/, ''), signingKey };
 }
 

@@ -47,6 +47,16 @@ export const spawnerMetricsEnv = adminTokenEnv.extend({
   SPAWNER_METRICS_HOST: optionalString.pipe(z.string().default('127.0.0.1')),
 });
 
+/** What only the operator's CLI (`pnpm fleet`) reads: where the admin API and the webhook are. */
+export const operatorCliEnv = z.object({
+  ADMIN_URL: optionalString.pipe(
+    z.url({ error: "must be the admin port's URL, e.g. http://127.0.0.1:8001" }).optional(),
+  ),
+  INGRESS_URL: optionalString.pipe(
+    z.url({ error: 'must be the ingress URL, e.g. http://127.0.0.1:8000' }).optional(),
+  ),
+});
+
 /**
  * True when an `Authorization` header carries `token`: as a bearer token, or as the password of
  * HTTP basic auth (any user name), which is what a browser can send. The comparison takes the
