@@ -22,7 +22,15 @@ if (config.SPAWNER_HEALTH_PORT !== undefined) {
 logger.info(
   {
     provider: spawner.provider.name,
-    instavm_api_url: config.INSTAVM_API_URL,
+    ...(config.SANDBOX_PROVIDER === 'local'
+      ? {
+          local: {
+            runtime_dir: config.LOCAL_RUNTIME_DIR,
+            max_workers: config.LOCAL_MAX_WORKERS,
+            max_processes: config.LOCAL_MAX_PROCESSES,
+          },
+        }
+      : { instavm_api_url: config.INSTAVM_API_URL }),
     concurrency: config.SPAWNER_CONCURRENCY,
     worker: {
       memory_mb: config.WORKER_MEMORY_MB,
