@@ -23,6 +23,12 @@ export interface ProfileSummary {
   samples: number;
   /** Self time grouped by where the code lives (package, Node subsystem, our file). */
   byArea: ProfileRow[];
+  /**
+   * Each sample charged to the innermost layer on its stack (logging, Redis and the queue,
+   * signature check, the Express stack), else to where its code lives: what each layer costs
+   * with everything it calls, socket writes included.
+   */
+  byLayer: ProfileRow[];
   /** Self time of single functions. */
   topSelf: ProfileRow[];
   /** Time spent in a function and everything it called. */
@@ -53,6 +59,7 @@ export function summarizeProfile(file: string, fromUs: number, toUs: number): Pr
       : '?';
   };
   const area = new Map<string, number>();
+  const layer = new Map<string, number>();
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   let total = 0;
@@ -61,6 +68,7 @@ export function summarizeProfile(file: string, fromUs: number, toUs: number): Pr
     if (!frame || frame.functionName === '(idle)') continue;
     total += count;
     add(area, areaOf(frame.functionName, frame.url), count);
+    add(layer, innermostLayer(id, byId, parent) ?? areaOf(frame.functionName, frame.url), count);
     add(self, frameKey(id), count);
     // Each function on the stack once, however deep the recursion.
     const seen = new Set<string>();
@@ -78,9 +86,49 @@ export function summarizeProfile(file: string, fromUs: number, toUs: number): Pr
   return {
     samples: total,
     byArea: rows(area, 20),
+    byLayer: rows(layer, 15),
     topSelf: rows(self, 25),
     topInclusive: rows(inclusive, 40),
   };
+}
+
+/** The layers a webhook delivery passes through, by the packages that implement them. */
+const LAYERS: Array<[string, RegExp]> = [
+  [
+    'logging (pino, scrubbing)',
+    /^(pino|sonic-boom|fast-redact|thread-stream)$|^packages\/shared:logger/,
+  ],
+  [
+    'Redis and queue (ioredis, bullmq)',
+    /^(ioredis|bullmq|redis-parser|msgpackr|cluster-key-slot)$/,
+  ],
+  ['signature check (standardwebhooks)', /^(standardwebhooks|fast-sha256|@stablelib\/base64)$/],
+  [
+    'Express stack (router, body-parser, res.json)',
+    /^(express|router|body-parser|raw-body|type-is|content-type|etag|fresh|send|finalhandler|on-finished|iconv-lite|http-errors|statuses|parseurl|accepts|negotiator|mime-types)$/,
+  ],
+];
+
+function layerOfFrame(frame: { functionName: string; url: string }): string | undefined {
+  const where = areaOf(frame.functionName, frame.url);
+  const key =
+    where === 'packages/shared' && frame.url.includes('/logger.')
+      ? 'packages/shared:logger'
+      : where;
+  return LAYERS.find(([, pattern]) => pattern.test(key))?.[0];
+}
+
+function innermostLayer(
+  id: number,
+  byId: Map<number, CpuProfile['nodes'][number]>,
+  parent: Map<number, number>,
+): string | undefined {
+  for (let node: number | undefined = id; node !== undefined; node = parent.get(node)) {
+    const frame = byId.get(node)?.callFrame;
+    const found = frame ? layerOfFrame(frame) : undefined;
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function add(map: Map<string, number>, key: string, count: number): void {

@@ -39,7 +39,9 @@ export function renderChart(chart: Chart): string {
   const y = (v: number) => PAD.top + plotH * (1 - (Math.log10(v) - low) / (high - low));
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" ` +
-      `viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+      `viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12" role="img" ` +
+      `aria-label="${escapeXml(chart.title)}">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${WIDTH / 2 - PAD.right / 2}" y="22" text-anchor="middle" font-size="15">` +
       `${escapeXml(chart.title)}</text>`,

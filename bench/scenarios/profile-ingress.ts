@@ -52,16 +52,24 @@ export async function runIngressProfile(seconds = 8, connections = 16) {
   if (!file) throw new Error(`the ingress wrote no profile into ${PROFILES_DIR}`);
   const summary = summarizeProfile(join(PROFILES_DIR, file), window.from, window.to);
   const env = profileEnv();
-  writeResult('profile-ingress', { scenario: 'profile-ingress', env, answersPerSecond, summary });
+  writeResult('profile-ingress', {
+    scenario: 'profile-ingress',
+    env,
+    answersPerSecond,
+    profile: join(PROFILES_DIR, file),
+    windowUs: window,
+    summary,
+  });
   const show = (title: string, rows: Array<{ name: string; percent: number }>) =>
     printTable(
       title,
       rows.map((row) => ({ '%': row.percent, where: row.name })),
     );
   show(
-    `Ingress profile by area (${summary.samples} samples, ${answersPerSecond}/s)`,
-    summary.byArea,
+    `Ingress profile by layer (${summary.samples} samples, ${answersPerSecond}/s)`,
+    summary.byLayer,
   );
+  show('Ingress profile by area (self time)', summary.byArea);
   show('Ingress profile: self time', summary.topSelf);
   show('Ingress profile: inclusive time', summary.topInclusive);
   return summary;
