@@ -185,6 +185,10 @@ describe.skipIf(limitsSkipReason !== undefined)('local worker limits', () => {
     } finally {
       await p.kill(machine.id);
     }
+    // Its cgroups go with it.
+    for (const hierarchy of ['', 'memory', 'pids']) {
+      expect(existsSync(join('/sys/fs/cgroup', hierarchy, 'cma-fleet', machine.id))).toBe(false);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import {
   type LocalProviderSettings,
 } from '@cma-fleet/spawner';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { postRun } from '../helpers/runs.js';
 import { fakeAntBin, sandboxSkipReason, waitForFile } from './helpers.js';
@@ -76,6 +76,7 @@ describe.skipIf(skipReason !== undefined)('the reconciler with local workers', (
     return { machine, tree: [pid, ...descendantsOf(pid)] };
   }
 
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
   afterEach(async () => {
     redis?.disconnect();
     await fleet?.close();

@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -30,18 +38,49 @@ export function createWorkerCgroups(id: string, limits: WorkerLimits): WorkerCgr
   }
 }
 
-/** Removes a worker's (empty) cgroups; a cgroup still holding a process stays. */
-export function removeWorkerCgroups(id: string): void {
-  const dirs = [
-    join(CGROUP_ROOT, PARENT, id),
-    join(CGROUP_ROOT, 'memory', PARENT, id),
-    join(CGROUP_ROOT, 'pids', PARENT, id),
-  ];
-  for (const dir of dirs) {
+/** The parents of our cgroups in each hierarchy this module may use. */
+const PARENTS = [
+  join(CGROUP_ROOT, PARENT),
+  join(CGROUP_ROOT, 'memory', PARENT),
+  join(CGROUP_ROOT, 'pids', PARENT),
+];
+
+/**
+ * Removes a worker's cgroups. True once none is left; a cgroup still holding a process (a
+ * zombie not yet reaped, say) stays, and a later call removes it.
+ */
+export function removeWorkerCgroups(id: string): boolean {
+  let gone = true;
+  for (const parent of PARENTS) {
     try {
-      rmdirSync(dir);
+      rmdirSync(join(parent, id));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') gone = false;
+    }
+  }
+  return gone;
+}
+
+/**
+ * Removes empty worker cgroups older than a minute, whichever spawner made them: those of
+ * workers that ended by themselves, or whose cleanup came before the last process was reaped.
+ * (A fresh empty one may be a worker about to join it.)
+ */
+export function sweepCgroups(): void {
+  const cutoff = Date.now() - 60_000;
+  for (const parent of PARENTS) {
+    let names: string[];
+    try {
+      names = readdirSync(parent).filter((name) => name.startsWith('lw-'));
     } catch {
-      // absent, or not empty yet
+      continue;
+    }
+    for (const name of names) {
+      try {
+        if (statSync(join(parent, name)).mtimeMs < cutoff) rmdirSync(join(parent, name));
+      } catch {
+        // still in use
+      }
     }
   }
 }

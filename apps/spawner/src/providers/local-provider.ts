@@ -14,6 +14,7 @@ import {
   createWorkerCgroups,
   joinCgroupsPrefix,
   removeWorkerCgroups,
+  sweepCgroups,
   type WorkerLimits,
 } from './local-limits.js';
 import {
@@ -205,6 +206,8 @@ export class LocalProvider implements WorkerProvider {
       writeState(this.settings.runtimeDir, { ...state, killedAt: Date.now() });
     }
     this.cleanUp(id);
+    // The tree's first process is reaped a moment after it died; its cgroup empties then.
+    await waitFor(() => removeWorkerCgroups(id), 2_000);
   }
 
   async listOurs(): Promise<WorkerMachine[]> {
@@ -354,6 +357,7 @@ export class LocalProvider implements WorkerProvider {
    * kills, and forgets those that ended over RETAIN_MS ago. Runs on create, never on reads.
    */
   private sweep(): void {
+    sweepCgroups();
     const now = Date.now();
     for (const state of listStates(this.settings.runtimeDir)) {
       if (this.isAlive(state)) continue;
