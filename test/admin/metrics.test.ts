@@ -1,7 +1,9 @@
-import { queuePrefix } from '@cma-fleet/shared';
+import { createLogger, createSpawnerMetrics, queuePrefix } from '@cma-fleet/shared';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startMetricsServer } from '../../apps/spawner/src/metrics-server.js';
 import { adminFetch, deliverRun, POLL } from '../helpers/admin.js';
+import { captureLines } from '../helpers/capture.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { parseMetrics, sampleValue } from '../helpers/prometheus.js';
 import { fleetQueue, waitUntilQuiet } from '../helpers/runs.js';
@@ -93,6 +95,14 @@ describe('Prometheus metrics after an end-to-end run', () => {
     const ingress = await ingressMetrics(fleet);
     expect(sampleValue(ingress, 'cma_provider_breaker_state', { state: 'open' })).toBe(1);
     expect(sampleValue(ingress, 'cma_provider_breaker_state', { state: 'closed' })).toBe(0);
+  });
+
+  it('serves no spawner metrics when ADMIN_TOKEN is unset, and says why', async () => {
+    const logs = captureLines();
+    const logger = createLogger({ name: 'test', level: 'warn', destination: logs });
+    const settings = { port: 0, host: '127.0.0.1', token: undefined };
+    expect(await startMetricsServer(settings, createSpawnerMetrics(), logger)).toBeUndefined();
+    expect(logs.lines.join('')).toContain('SPAWNER_METRICS_PORT is set but ADMIN_TOKEN is not');
   });
 
   it('refuses the spawner metrics without the token', async () => {
