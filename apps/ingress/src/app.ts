@@ -1,8 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, type WorkerStateStore, withTimeout } from '@cma-fleet/shared';
-import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Response } from 'express';
 import { adminDisabled } from './admin-auth.js';
 import type { Scheduler } from './schedule.js';
-import { type WebhookDeps, webhookRouter } from './webhook.js';
+import { createWebhookHandler, isWebhookRequest, type WebhookDeps } from './webhook.js';
 
 export interface IngressDeps {
   signingKey: string | undefined;
@@ -15,15 +16,24 @@ export interface IngressDeps {
 }
 
 /**
- * The public ingress app: the webhook and a bare health check, nothing else. The operator's view
- * is a separate app on the admin port (see `createAdminApp`).
+ * The public ingress: the webhook and a bare health check, nothing else. The operator's view is a
+ * separate app on the admin port (see `createAdminApp`). The webhook is answered on Node's own
+ * request objects (the hot path); everything else goes through Express.
  */
-export function createIngressApp(deps: IngressDeps): Express {
+export function createIngressHandler(deps: IngressDeps) {
+  const webhook = createWebhookHandler(deps);
+  const app = createIngressApp(deps);
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (isWebhookRequest(req)) void webhook(req, res);
+    else app(req, res);
+  };
+}
+
+function createIngressApp(deps: IngressDeps) {
   const app = express();
   app.disable('x-powered-by');
   // Routing is case-insensitive and trailing slashes match: never a redirect (a 3xx disables
   // the webhook at Anthropic).
-  app.use(webhookRouter(deps));
 
   app.get('/health', async (_req, res) => {
     try {

@@ -50,7 +50,7 @@ async function workerCounts(store: WorkerStateStore): Promise<Record<string, num
   return counts;
 }
 
-/** What the webhook route reports after answering a delivery (see `webhookRouter`). */
+/** What the webhook route reports after answering a delivery (see `createWebhookHandler`). */
 export interface DeliveryReport {
   outcome: string;
   reason?: unknown;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createRedis,
@@ -10,7 +10,7 @@ import {
 } from '@cma-fleet/shared';
 import { Queue } from 'bullmq';
 import { startAdmin } from './admin-server.js';
-import { createIngressApp } from './app.js';
+import { createIngressHandler } from './app.js';
 import type { IngressConfig } from './config.js';
 import { DeliveryMarks } from './delivery-marks.js';
 
@@ -42,7 +42,7 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     jobSettings: { attempts: config.SPAWN_ATTEMPTS },
   };
   const admin = await startAdmin(config, { scheduler, store, prefix, logger });
-  const app = createIngressApp({
+  const handler = createIngressHandler({
     signingKey: config.ANTHROPIC_WEBHOOK_SIGNING_KEY,
     scheduler,
     store,
@@ -51,7 +51,8 @@ export async function startIngress(config: IngressConfig, logger: Logger): Promi
     adminEnabled: admin.url !== undefined,
   });
 
-  const server = app.listen(config.PORT, config.HOST);
+  const server = createServer(handler);
+  server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

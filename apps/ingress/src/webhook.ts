@@ -1,6 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@cma-fleet/shared';
-import express, { type Request, type Response, Router } from 'express';
 import { classifyEvent } from './events.js';
+import { readRawBody } from './raw-body.js';
 import { acceptRun, type Scheduler } from './schedule.js';
 import { createVerifier } from './verify.js';
 
@@ -19,36 +20,43 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** What happened to a delivery, as logged and counted. */
 export type Outcome = 'scheduled' | 'duplicate' | 'ignored' | 'rejected' | 'unavailable';
 
+/** True for the webhook's route: `POST /webhook`, any case, a trailing slash or a query. */
+export function isWebhookRequest(req: IncomingMessage): boolean {
+  if (req.method !== 'POST') return false;
+  const path = (req.url ?? '').split('?')[0]?.toLowerCase();
+  return path === '/webhook' || path === '/webhook/';
+}
+
 /**
  * `POST /webhook`: read the raw bytes (any content type), verify, then either schedule a spawn
  * for `session.status_run_started` or acknowledge and ignore. Only a job Redis holds earns a 200.
+ * Served on Node's own HTTP objects, without the framework: it is the hot path, and the
+ * benchmarks showed the router, body parser and JSON helpers costing more than the work itself.
  */
-export function webhookRouter(deps: WebhookDeps): Router {
+export function createWebhookHandler(deps: WebhookDeps) {
   const verify = deps.signingKey ? createVerifier(deps.signingKey) : undefined;
-  const router = Router();
-  const rawBody = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
-
-  router.post('/webhook', rawBody, async (req: Request, res: Response) => {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const receivedAt = Date.now();
-    const webhookId = req.get('webhook-id');
-    const log = deps.logger.child({ webhook_id: webhookId });
+    const webhookId = req.headers['webhook-id'];
     const answer = (status: number, body: object, outcome: Outcome, fields: object = {}) => {
-      res.status(status).json(body);
+      sendJson(res, status, body);
       const level = status >= 500 ? 'warn' : 'info';
-      log[level](
-        { status, outcome, ms: round(performance.now() - started), ...fields },
-        'delivery',
-      );
+      const ms = round(performance.now() - started);
+      deps.logger[level]({ webhook_id: webhookId, status, outcome, ms, ...fields }, 'delivery');
       deps.onDelivery?.({ outcome, status, ...fields });
     };
 
+    const read = await readRawBody(req, MAX_BODY_BYTES).catch(() => undefined);
+    if (!read) return; // the client went away mid-body: nobody to answer
+    if (!read.ok) {
+      return answer(413, { error: 'body larger than 1 MiB' }, 'rejected', { reason: 'size' });
+    }
     if (!verify) {
       const error = 'webhook signing key not configured: set ANTHROPIC_WEBHOOK_SIGNING_KEY';
       return answer(503, { error }, 'unavailable', { reason: 'no_signing_key' });
     }
-    const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const verified = verify(body, req.headers);
+    const verified = verify(read.body, req.headers);
     if (!verified.ok) {
       return answer(verified.status, { error: verified.error }, 'rejected', {
         reason: verified.status === 401 ? 'signature' : 'body',
@@ -96,8 +104,16 @@ export function webhookRouter(deps: WebhookDeps): Router {
         error: (error as Error).message,
       });
     }
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: object): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
   });
-  return router;
+  res.end(payload);
 }
 
 function round(ms: number): number {
