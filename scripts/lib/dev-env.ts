@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadDotEnvFile } from '@cma-fleet/shared';
 import { ROOT } from './processes.js';
 
 /** Where `pnpm start` keeps what it makes for a local fleet: Redis data, the dev signing key. */
@@ -10,7 +11,7 @@ const DEV_ENV_FILE = join(FLEET_DIR, 'dev.env');
 /** Loads `.env` from the repository root into process.env, when there is one. */
 export function loadDotEnv(): void {
   const file = join(ROOT, '.env');
-  if (existsSync(file)) process.loadEnvFile(file);
+  loadDotEnvFile(file);
 }
 
 /**

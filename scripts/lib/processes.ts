@@ -19,7 +19,8 @@ export const ENTRIES = {
 export function spawnApp(entry: string, env: Record<string, string | undefined>): ChildProcess {
   return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', entry], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    // CMA_DOTENV='': the child takes exactly this environment, never the repository's .env.
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, CMA_DOTENV: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -1,8 +1,10 @@
-import { loadConfigOrExit } from '@cma-fleet/shared';
+import { loadConfigOrExit, loadDotEnvFile } from '@cma-fleet/shared';
 import { loadIngressConfig } from './config.js';
 import { startIngress } from './ingress.js';
 import { createIngressLogger } from './logger.js';
 
+// `pnpm start:ingress` reads the repository's .env; the environment itself wins.
+loadDotEnvFile();
 const config = loadConfigOrExit(() => loadIngressConfig());
 const logger = createIngressLogger(config);
 

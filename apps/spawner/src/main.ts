@@ -1,10 +1,12 @@
-import { loadConfigOrExit, withTimeout } from '@cma-fleet/shared';
+import { loadConfigOrExit, loadDotEnvFile, withTimeout } from '@cma-fleet/shared';
 import { loadSpawnerConfig } from './config.js';
 import { type RunningHealthServer, startHealthServer } from './health-server.js';
 import { createSpawnerLogger } from './logger.js';
 import { CHECKPOINTS, type Checkpoint } from './provision.js';
 import { startSpawner } from './spawner.js';
 
+// `pnpm start:spawner` reads the repository's .env; the environment itself wins.
+loadDotEnvFile();
 const config = loadConfigOrExit(() => loadSpawnerConfig());
 const logger = createSpawnerLogger(config);
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
@@ -83,4 +84,14 @@ export function envOptionalInt(min: number, max: number) {
       }
       return parsed;
     });
+}
+
+/**
+ * Loads `KEY=value` lines from a `.env` file into process.env, when the file exists. Variables
+ * already set in the environment win, so a deployment's own settings are never overridden.
+ * `CMA_DOTENV` names another file; set to "" it turns this off (processes started by our own
+ * scripts and tests get their whole environment from their parent).
+ */
+export function loadDotEnvFile(path = process.env.CMA_DOTENV ?? '.env'): void {
+  if (path !== '' && existsSync(path)) process.loadEnvFile(path);
 }
