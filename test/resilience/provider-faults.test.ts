@@ -53,6 +53,24 @@ describe('provisioning through provider faults', () => {
     expect(state?.error).toContain('401');
   });
 
+  it("keeps a live worker's record while a later run of its session waits on the breaker", async () => {
+    await start({ LOG_LEVEL: 'warn' });
+    expect((await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_kept')).status).toBe(
+      200,
+    );
+    await expect.poll(async () => (await store.get('sesn_kept'))?.status).toBe('running');
+    // The breaker opens (as another replica's faults would make it), then the session runs again.
+    await connection.hset('{e2e}:breaker', { state: 'open', until: Date.now() + 60_000 });
+    expect((await postRun(fleet.ingress.url, fleet.secrets.signingKey, 'sesn_kept')).status).toBe(
+      200,
+    );
+    await expect
+      .poll(() => fleet.logs.some((line) => line.includes('provision deferred')))
+      .toBe(true);
+
+    expect(await store.get('sesn_kept')).toMatchObject({ status: 'running', error: undefined });
+  });
+
   it('opens the breaker while the provider answers 503, then gives all 100 sessions a VM', async () => {
     await start({ PROVIDER_BREAKER_THRESHOLD: '5', PROVIDER_BREAKER_COOLDOWN_MS: '5000' });
     fleet.addSpawner();

@@ -160,19 +160,34 @@ async function defer(
   throw Worker.RateLimitError();
 }
 
+/**
+ * Records a failed or waiting attempt in the session's worker record, unless that record is
+ * another job's: a job that failed before it began provisioning (say, while checking the live
+ * worker) must not turn that live worker's `running` into `provisioning` or `failed`.
+ */
 async function record(
   attempt: Attempt,
   deps: ProcessorDeps,
   change: { final: boolean; reason: string; error?: string },
 ): Promise<void> {
-  await deps.provision.store
-    .transition(attempt.data.sessionId, {
+  const { store } = deps.provision;
+  const { sessionId } = attempt.data;
+  try {
+    const current = await store.get(sessionId);
+    if (current?.jobId !== undefined && current.jobId !== String(attempt.job.id)) {
+      attempt.log.info({ reason: change.reason }, 'not recorded: the record is another job');
+      return;
+    }
+    await store.transition(sessionId, {
       status: change.final ? 'failed' : 'provisioning',
       error: change.final ? change.error : undefined,
+      jobId: String(attempt.job.id),
       attempts: attempt.job.attemptsStarted,
       reason: change.reason,
-    })
-    .catch((error) => attempt.log.error({ err: error }, 'could not record the failure'));
+    });
+  } catch (error) {
+    attempt.log.error({ err: error }, 'could not record the failure');
+  }
 }
 
 /** A VM whose provisioning failed for good runs no worker: do not leave it costing money. */
