@@ -8,6 +8,16 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
+/** Waits for a start-up line; a process that never gets there is killed, not leaked. */
+async function awaitStart(child: ChildProcess, line: RegExp): Promise<string> {
+  try {
+    return await waitForLine(child, line);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
 function track(child: ChildProcess): AppProcess {
   const output: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
@@ -19,7 +29,7 @@ function track(child: ChildProcess): AppProcess {
 export async function startIngressProcess(env: Record<string, string>) {
   const child = spawnApp(ENTRIES.ingress, { ...env, PORT: '0', HOST: '127.0.0.1' });
   const app = track(child);
-  const line = await waitForLine(child, /"msg":"ingress listening"/);
+  const line = await awaitStart(child, /"msg":"ingress listening"/);
   const url = (JSON.parse(line) as { url: string }).url;
   return { ...app, url };
 }
@@ -28,6 +38,6 @@ export async function startIngressProcess(env: Record<string, string>) {
 export async function startSpawnerProcess(env: Record<string, string>): Promise<AppProcess> {
   const child = spawnApp(ENTRIES.spawner, env);
   const app = track(child);
-  await waitForLine(child, /"msg":"spawner consuming"/);
+  await awaitStart(child, /"msg":"spawner consuming"/);
   return app;
 }
