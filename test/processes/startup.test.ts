@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ENTRIES, spawnApp } from '../../scripts/lib/processes.js';
+
+const FAKE_KEY_BODY = randomBytes(24).toString('hex');
 
 /** Runs a program to its exit and returns the exit code and what it wrote to stderr. */
 async function runToExit(entry: string, env: Record<string, string>) {
@@ -19,11 +22,12 @@ describe('start-up with a bad configuration', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
       ANTHROPIC_ENVIRONMENT_ID: 'env_x',
       INSTAVM_API_KEY: 'instavm_sk_x',
-      ANTHROPIC_ENVIRONMENT_KEY: 'sk-ant-oat01-thisLooksLikeARealKey0000',
+      // Real-looking but made up here, so no committed line looks like a credential.
+      ANTHROPIC_ENVIRONMENT_KEY: `sk-ant-oat01-${FAKE_KEY_BODY}`,
     });
     expect(code).toBe(78);
     expect(stderr).toContain('ANTHROPIC_ENVIRONMENT_KEY: holds a real Anthropic key');
-    expect(stderr).not.toContain('thisLooksLikeARealKey');
+    expect(stderr).not.toContain(FAKE_KEY_BODY);
   });
 
   it('the ingress stops on a malformed signing key, naming the variable', async () => {

@@ -114,7 +114,12 @@ describe('a model of deliveries, duplicates, worker exits and spawner crashes', 
         for (const vm of live) fleet.fake.exitVm(vm.vm_id);
       } else if (act.kind === 'crash-mid-create' && crashes < 1) {
         crashes += 1;
-        await crashDuringCreate(name(act.session), `whe_model_${round}_${step}`, accepted);
+        // A session of its own, so the run surely needs a create (no live worker covers it).
+        await crashDuringCreate(
+          `${name(act.session)}_crash`,
+          `whe_model_${round}_${step}`,
+          accepted,
+        );
       } else if (act.kind === 'slow-create') {
         fleet.fake.injectFault({ method: 'POST', path: '/v1/vms', delayMs: act.ms, times: 1 });
       } else if (act.kind === 'settle') {
