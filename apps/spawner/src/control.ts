@@ -37,9 +37,9 @@ export async function stopSessionWorker(
     log.info('stop requested for a session with no worker');
     return { outcome: 'no-worker', vmId: null };
   }
-  // TEMPORARY: a stop while the session's spawn job is still provisioning kills that VM, and the
-  // job's retry makes a new one; until the reconciler (issue 5) cancels the session's pending
-  // spawn as well, stop a worker once it is running.
+  // A spawn still provisioning this worker must not make a new one after the kill: its next
+  // attempt sees the mark and ends.
+  if (current.jobId) await deps.store.markStopped(data.sessionId, current.jobId);
   if (current.vmId) await deps.provider.kill(current.vmId, signal);
   await deps.store.transition(data.sessionId, {
     status: 'exited',

@@ -29,7 +29,7 @@ export const CHECKPOINTS = [
 ] as const;
 export type Checkpoint = (typeof CHECKPOINTS)[number];
 
-export type ProvisionOutcome = 'spawned' | 'adopted' | 'covered';
+export type ProvisionOutcome = 'spawned' | 'adopted' | 'covered' | 'stopped';
 
 export interface ProvisionResult {
   outcome: ProvisionOutcome;
@@ -101,6 +101,10 @@ async function provision(
   const { provider, store } = deps;
   const jobId = String(job.id);
   const current = await store.get(data.sessionId);
+  // An operator stopped this job's worker while it was being made: the job ends here.
+  if (current?.jobId === jobId && (await store.stoppedJob(data.sessionId)) === jobId) {
+    return { outcome: 'stopped', vmId: current.vmId ?? '' };
+  }
 
   if (current?.vmId && current.jobId !== jobId) {
     const previous = await provider.get(current.vmId, signal);

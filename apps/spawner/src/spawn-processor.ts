@@ -178,6 +178,8 @@ async function record(
       attempt.log.info({ reason: change.reason }, 'not recorded: the record is another job');
       return;
     }
+    // This job's worker has ended (an operator's stop, say): the record already says why.
+    if (current?.status === 'exited') return;
     await store.transition(sessionId, {
       status: change.final ? 'failed' : 'provisioning',
       error: change.final ? change.error : undefined,

@@ -57,6 +57,10 @@ export class WorkerStateStore {
     return `${this.keyPrefix}:worker:${safeKey(sessionId)}`;
   }
 
+  private stoppedKey(sessionId: string): string {
+    return `${this.workerKey(sessionId)}:stopped`;
+  }
+
   private historyKey(sessionId: string): string {
     return `${this.workerKey(sessionId)}:history`;
   }
@@ -137,11 +141,24 @@ export class WorkerStateStore {
     return this.redis.zrangebyscore(this.indexKey, 0, cutoff, 'LIMIT', 0, limit);
   }
 
+  /**
+   * Remembers that an operator stopped the worker that spawn job `jobId` was making, so the job's
+   * retries give up instead of making a new one. Kept for a day, far longer than any retry.
+   */
+  async markStopped(sessionId: string, jobId: string): Promise<void> {
+    await this.redis.set(this.stoppedKey(sessionId), jobId, 'PX', 86_400_000);
+  }
+
+  /** The spawn job whose worker an operator stopped, if any. */
+  async stoppedJob(sessionId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.stoppedKey(sessionId))) ?? undefined;
+  }
+
   /** Forgets a session's worker record and its history. */
   async remove(sessionId: string): Promise<void> {
     await this.redis
       .multi()
-      .del(this.workerKey(sessionId), this.historyKey(sessionId))
+      .del(this.workerKey(sessionId), this.historyKey(sessionId), this.stoppedKey(sessionId))
       .zrem(this.indexKey, sessionId)
       .exec();
   }
