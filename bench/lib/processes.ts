@@ -1,12 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { ROOT, stopProcess } from '../../scripts/lib/processes.js';
 
-/** The repository root, whatever directory the bench is started from. */
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { ROOT };
 
 /** Where results and process logs go (ignored by git). */
 export const RESULTS_DIR = join(ROOT, 'bench', 'results');
@@ -117,7 +115,7 @@ export function startCommand(
   if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);
   running.add(child);
   child.once('exit', () => running.delete(child));
-  return { child, pid: child.pid, logFile, stop: (graceMs) => stopChild(child, graceMs) };
+  return { child, pid: child.pid, logFile, stop: (graceMs) => stopProcess(child, graceMs) };
 }
 
 /** Every process the bench started and that still runs. */
@@ -126,16 +124,6 @@ const running = new Set<ChildProcess>();
 /** Kills whatever the bench started, so an interrupted run leaves nothing behind. */
 export function killAllStarted(): void {
   for (const child of running) child.kill('SIGKILL');
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
-export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Waits until the process's log has a line matching `pattern`; fails if it exits first. */
