@@ -47,9 +47,11 @@ pnpm $filters run build
 for app in "$@"; do
   dest="$out/$app"
   # --legacy: pnpm 10 otherwise deploys only from workspaces with inject-workspace-packages,
-  # which would make every local install copy the packages instead of linking them. --offline:
-  # the install before this filled the store; an image build should not resolve anything anew.
-  pnpm --filter "@cma-fleet/$app" deploy --legacy --prod --offline "$dest"
+  # which would make every local install copy the packages instead of linking them.
+  # --prefer-offline: the install before this filled the store with every package, but a legacy
+  # deploy also reads each package's registry metadata, which a frozen-lockfile install never
+  # fetched; only that is taken from the registry, and only when this machine has not cached it.
+  pnpm --filter "@cma-fleet/$app" deploy --legacy --prod --prefer-offline "$dest"
 
   # pnpm hoists a link to the deployed package itself, pointing back into the workspace:
   # dangling in an image, and a path into the repository anywhere else. Links stay inside.
