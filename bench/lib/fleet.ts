@@ -18,6 +18,8 @@ export interface FleetSettings {
   concurrency: number;
   /** Whether to run an ingress too (the scale-out scenario fills the queue directly). */
   ingress: boolean;
+  /** Extra Node flags for the spawners, e.g. --cpu-prof. */
+  spawnerNodeFlags?: string[];
 }
 
 export interface BenchFleet {
@@ -67,6 +69,7 @@ export async function startFleet(settings: FleetSettings): Promise<BenchFleet> {
   const spawners = Array.from({ length: settings.spawners }, (_, i) =>
     startApp('spawner', {
       logName: `${settings.name}-spawner-${i + 1}`,
+      nodeFlags: settings.spawnerNodeFlags,
       env: {
         ...common,
         ANTHROPIC_ENVIRONMENT_ID: 'env_01bench',

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, stopProcess } from '../../scripts/lib/processes.js';
@@ -49,9 +50,18 @@ export function canPin(): boolean {
   return hasTaskset;
 }
 
-/** The command line that runs `argv` pinned to `cores` (e.g. "0" or "0-1"), when possible. */
+/** Every core of the machine, as a taskset CPU list. */
+const ALL_CORES = `0-${availableParallelism() - 1}`;
+
+/**
+ * The command line that runs `argv` pinned to `cores` (e.g. "0" or "0-1"), or free to use every
+ * core when `cores` is undefined. "Unpinned" has to be said explicitly: a child inherits the
+ * CPU affinity of this process, which `pinSelf` keeps on core 1, and without the explicit list
+ * every "unpinned" fleet would share that one core (as the spawn and scale-out scenarios did
+ * before 2026-12-03).
+ */
 export function pinned(cores: string | undefined, argv: string[]): string[] {
-  return cores !== undefined && hasTaskset ? ['taskset', '-c', cores, ...argv] : argv;
+  return hasTaskset ? ['taskset', '-c', cores ?? ALL_CORES, ...argv] : argv;
 }
 
 /** Pins this process (all its threads) to `cores`, so the load generator stays off the target. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { measureCpu } from '../lib/cpu.js';
 import { makeDeliveries, sessionOf } from '../lib/deliveries.js';
 import { type BenchFleet, createCallTimes, resetFake, startFleet } from '../lib/fleet.js';
-import { postDeliveries } from '../lib/load.js';
+import { postPaced } from '../lib/paced.js';
 import { rssMiB, sampleRss } from '../lib/processes.js';
 import { printTable, writeResult } from '../lib/results.js';
 import { round, type Summary, summarize } from '../lib/stats.js';
@@ -122,11 +122,10 @@ async function measurePoint(
   const started = performance.now();
   const { value, cpu } = await measureCpu(fleetPids(fleet), async () => {
     // For a fixed time, not a fixed count: a slow machine must not stretch the run.
-    const load = await postDeliveries({
+    const load = await postPaced({
       url: fleet.webhookUrl,
       deliveries,
-      connections: Math.min(rate, 32),
-      overallRate: rate,
+      rate,
       durationSeconds: seconds,
     });
     // The sessions that were sent are the ones that got a job.
@@ -172,7 +171,7 @@ export async function waitForRunning(
   const runningAt = new Map<string, number>();
   let pending = sessions;
   while (pending.length > 0 && Date.now() < deadline) {
-    const histories = await Promise.all(pending.map((id) => fleet.store.history(id)));
+    const histories = await fleet.store.histories(pending);
     const next: string[] = [];
     pending.forEach((id, i) => {
       const history = histories[i] ?? [];
