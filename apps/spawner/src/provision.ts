@@ -1,5 +1,6 @@
 import {
   type Logger,
+  type Opening,
   type SpawnJob,
   spawnJobSchema,
   toError,
@@ -58,14 +59,29 @@ export class ProvisionFailure extends Error {
 }
 
 /**
- * Provisions one worker for a spawn job. Idempotent: a retry (after an error, a crash or a
- * stall) first adopts the VM an earlier attempt of the same job made, and a session whose
- * worker is still alive needs no new VM at all. Failures are thrown as ProvisionFailure; what
- * happens next (retry, pause, give up) is the caller's policy.
+ * The first step of an attempt: for a session with no worker record, begins one (`provisioning`,
+ * this job); otherwise reads the record. One Redis round trip, which the caller overlaps with
+ * the breaker's admission, so a session's first VM is asked for after a single round trip.
+ */
+export function openRecord(job: Job, data: SpawnJob, deps: ProvisionDeps): Promise<Opening> {
+  return deps.store.beginIfAbsent(data.sessionId, {
+    status: 'provisioning',
+    jobId: String(job.id),
+    attempts: job.attemptsStarted,
+    reason: `spawn requested (${data.reason})`,
+  });
+}
+
+/**
+ * Provisions one worker for a spawn job, given what `openRecord` found. Idempotent: a retry
+ * (after an error, a crash or a stall) first adopts the VM an earlier attempt of the same job
+ * made, and a session whose worker is still alive needs no new VM at all. Failures are thrown
+ * as ProvisionFailure; what happens next (retry, pause, give up) is the caller's policy.
  */
 export async function provisionWorker(
   job: Job,
   data: SpawnJob,
+  opening: Opening,
   deps: ProvisionDeps,
   log: Logger,
   signal?: AbortSignal,
@@ -73,7 +89,7 @@ export async function provisionWorker(
   const progress: Progress = { step: 'other' };
   const started = performance.now();
   try {
-    const result = await provision(job, data, deps, progress, signal);
+    const result = await provision(job, data, opening, deps, progress, signal);
     log.info(
       { outcome: result.outcome, vm_id: result.vmId, ms: Math.round(performance.now() - started) },
       'provision finished',
@@ -94,13 +110,14 @@ export function parseSpawnJob(job: Job): SpawnJob {
 async function provision(
   job: Job,
   data: SpawnJob,
+  opening: Opening,
   deps: ProvisionDeps,
   progress: Progress,
   signal?: AbortSignal,
 ): Promise<ProvisionResult> {
   const { provider, store } = deps;
   const jobId = String(job.id);
-  const current = await store.get(data.sessionId);
+  const current = opening.began ? undefined : opening.current;
   // An operator stopped this job's worker while it was being made: the job ends here.
   if (current?.jobId === jobId && (await store.stoppedJob(data.sessionId)) === jobId) {
     return { outcome: 'stopped', vmId: current.vmId ?? '' };
@@ -140,12 +157,14 @@ async function provision(
       reason: 'adopted the VM of an earlier attempt',
     });
   } else {
-    await store.begin(data.sessionId, {
-      status: 'provisioning',
-      jobId,
-      attempts: job.attemptsStarted,
-      reason: `spawn requested (${data.reason})`,
-    });
+    if (!opening.began) {
+      await store.begin(data.sessionId, {
+        status: 'provisioning',
+        jobId,
+        attempts: job.attemptsStarted,
+        reason: `spawn requested (${data.reason})`,
+      });
+    }
     deps.checkpoint?.('before-create');
     progress.step = 'create';
     machine = await provider.create(

@@ -2,6 +2,7 @@ import type { Logger, SpawnJob } from '@cma-fleet/shared';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Admission, ProviderBreaker } from './breaker.js';
 import {
+  openRecord,
   type ProvisionDeps,
   ProvisionFailure,
   type ProvisionResult,
@@ -65,12 +66,17 @@ export function createSpawnProcessor(deps: ProcessorDeps) {
     const data = parseSpawnJob(job);
     const attempt = describeAttempt(job, data, deps.provision.logger);
     attempt.log.debug('provision attempt started');
-    const admission = await deps.breaker.admit();
+    // Both in one round trip. A refused attempt may thus have begun the session's record; it
+    // then records its wait there, as it would have without the record.
+    const [admission, opening] = await Promise.all([
+      deps.breaker.admit(),
+      openRecord(job, data, deps.provision),
+    ]);
     if (!admission.allowed) {
       return defer(attempt, deps, admission.waitMs, `the provider breaker is ${admission.state}`);
     }
     try {
-      const result = await provisionWorker(job, data, deps.provision, attempt.log, signal);
+      const result = await provisionWorker(job, data, opening, deps.provision, attempt.log, signal);
       await deps.breaker.recordSuccess(admission);
       return result;
     } catch (error) {

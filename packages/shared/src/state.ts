@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { safeKey } from './ids.js';
 
 /**
@@ -42,16 +42,64 @@ export interface StateChange {
 
 const HISTORY_LIMIT = 50;
 
+type WriteMode = 'begin' | 'begin-if-absent' | 'transition';
+
+/**
+ * Every write of a worker record, as one script (atomic, and one command where a MULTI of the
+ * same steps was eight: the spawner writes three per worker). KEYS: the worker hash, the index,
+ * the history. ARGV: the mode, the session id, the time, the transition's JSON, then the hash's
+ * fields and values. `begin` replaces the record's fields; `begin-if-absent` writes only when
+ * the session has no record and otherwise answers the record as it stands; `transition`
+ * updates the record, keeping `error` only on a `failed` one. The history keeps the newest
+ * HISTORY_LIMIT transitions.
+ */
+const WRITE_RECORD = `
+local mode = ARGV[1]
+if mode == 'begin-if-absent' and redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HGETALL', KEYS[1])
+end
+if mode == 'begin' then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+if mode == 'transition' then
+  redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3])
+  if redis.call('HGET', KEYS[1], 'status') ~= 'failed' then redis.call('HDEL', KEYS[1], 'error') end
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, ${HISTORY_LIMIT - 1})
+return false
+`;
+
+type StateRedis = Redis & {
+  workerWriteRecord(
+    workerKey: string,
+    indexKey: string,
+    historyKey: string,
+    mode: WriteMode,
+    ...args: Array<string | number>
+  ): Promise<string[] | null>;
+};
+
+/** What `beginIfAbsent` found: nothing (so it began a record), or the session's record. */
+export type Opening = { began: true } | { began: false; current: WorkerState | undefined };
+
 /**
  * Worker state in Redis, one hash per session plus an index by last update and a capped list of
  * transitions. Keys use hashes of session ids, never the raw ids. Holds no credential, ever.
  */
 export class WorkerStateStore {
+  private readonly redis: StateRedis;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keyPrefix: string,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (!('workerWriteRecord' in redis)) {
+      redis.defineCommand('workerWriteRecord', { numberOfKeys: 3, lua: WRITE_RECORD });
+    }
+    this.redis = redis as StateRedis;
+  }
 
   private workerKey(sessionId: string): string {
     return `${this.keyPrefix}:worker:${safeKey(sessionId)}`;
@@ -74,36 +122,39 @@ export class WorkerStateStore {
    * transitions stay in the history).
    */
   async begin(sessionId: string, change: StateChange): Promise<void> {
-    const at = this.now();
-    const key = this.workerKey(sessionId);
-    const multi = this.redis
-      .multi()
-      .del(key)
-      .hset(key, { session_id: sessionId, created_at: at, ...fieldsOf(change, at) });
-    await this.indexAndLog(multi, sessionId, change, at).exec();
+    await this.write('begin', sessionId, change);
+  }
+
+  /**
+   * Starts a record for a session that has none, or reads the one it has, in one round trip:
+   * a session's first worker, the common case, needs no separate read before its VM is made.
+   */
+  async beginIfAbsent(sessionId: string, change: StateChange): Promise<Opening> {
+    const found = await this.write('begin-if-absent', sessionId, change);
+    if (found === null) return { began: true };
+    return { began: false, current: parseState(pairsToObject(found)) };
   }
 
   /** Records a transition of the session's current worker. */
   async transition(sessionId: string, change: StateChange): Promise<void> {
-    const at = this.now();
-    const key = this.workerKey(sessionId);
-    const multi = this.redis.multi().hset(key, { session_id: sessionId, ...fieldsOf(change, at) });
-    if (change.status !== 'failed') multi.hdel(key, 'error');
-    await this.indexAndLog(multi.hsetnx(key, 'created_at', at), sessionId, change, at).exec();
+    await this.write('transition', sessionId, change);
   }
 
-  /** Adds to a write: the index entry and the transition, in the same MULTI. */
-  private indexAndLog(
-    multi: ChainableCommander,
-    sessionId: string,
-    change: StateChange,
-    at: number,
-  ) {
+  private write(mode: WriteMode, sessionId: string, change: StateChange) {
+    const at = this.now();
     const transition: Transition = { status: change.status, at, reason: change.reason };
-    return multi
-      .zadd(this.indexKey, at, sessionId)
-      .lpush(this.historyKey(sessionId), JSON.stringify(transition))
-      .ltrim(this.historyKey(sessionId), 0, HISTORY_LIMIT - 1);
+    const fields: Record<string, string | number> = { session_id: sessionId };
+    if (mode !== 'transition') fields.created_at = at;
+    return this.redis.workerWriteRecord(
+      this.workerKey(sessionId),
+      this.indexKey,
+      this.historyKey(sessionId),
+      mode,
+      sessionId,
+      at,
+      JSON.stringify(transition),
+      ...Object.entries({ ...fields, ...fieldsOf(change, at) }).flat(),
+    );
   }
 
   async get(sessionId: string): Promise<WorkerState | undefined> {
@@ -180,6 +231,13 @@ function fieldsOf(change: StateChange, at: number): Record<string, string | numb
   if (change.error !== undefined) fields.error = change.error;
   if (change.jobId !== undefined) fields.job_id = change.jobId;
   if (change.attempts !== undefined) fields.attempts = change.attempts;
+  return fields;
+}
+
+/** HGETALL's flat answer from a script, as an object. */
+function pairsToObject(pairs: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < pairs.length; i += 2) fields[pairs[i] as string] = pairs[i + 1] as string;
   return fields;
 }
 
