@@ -1,3 +1,4 @@
+import { type Dispatcher, request } from 'undici';
 import { InstaVmHttpError, InstaVmTransportError } from './errors.js';
 import { routes } from './routes.js';
 import type {
@@ -36,8 +37,10 @@ const NOT_SENT_CODES = new Set([
 ]);
 
 /**
- * A thin typed client for the InstaVM REST API: `fetch` with a timeout and an abort signal on
- * every call, the response body kept on failure, no retries (retrying is the spawner's policy).
+ * A thin typed client for the InstaVM REST API: undici's `request` with a timeout and an abort
+ * signal on every call, the response body kept on failure, no retries (retrying is the
+ * spawner's policy). Not `fetch`: its WHATWG layer (Request, Response, web streams) was a
+ * quarter of the spawner's CPU per spawn; `request` is the same HTTP client without it.
  */
 export class InstaVmClient {
   private readonly baseUrl: string;
@@ -119,9 +122,9 @@ export class InstaVmClient {
     const timeout = AbortSignal.timeout(call.timeoutMs ?? this.timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     const started = performance.now();
-    let response: Response;
+    let response: Dispatcher.ResponseData;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      response = await request(`${this.baseUrl}${path}`, {
         method,
         signal,
         headers: {
@@ -135,16 +138,13 @@ export class InstaVmClient {
       throw transportError(method, path, error);
     }
     const text = await readBody(response, method, path);
-    this.options.onResponse?.({
-      endpoint,
-      method,
-      status: response.status,
-      ms: performance.now() - started,
-    });
-    if (!response.ok) {
-      throw new InstaVmHttpError(method, path, response.status, text, retryAfterMs(response));
+    const status = response.statusCode;
+    this.options.onResponse?.({ endpoint, method, status, ms: performance.now() - started });
+    if (status < 200 || status > 299) {
+      const retryAfter = retryAfterMs(response.headers['retry-after']);
+      throw new InstaVmHttpError(method, path, status, text, retryAfter);
     }
-    return parseJson<T>(text, method, path, response.status);
+    return parseJson<T>(text, method, path, status);
   }
 }
 
@@ -158,9 +158,13 @@ function parseJson<T>(text: string, method: string, path: string, status: number
   }
 }
 
-async function readBody(response: Response, method: string, path: string): Promise<string> {
+async function readBody(
+  response: Dispatcher.ResponseData,
+  method: string,
+  path: string,
+): Promise<string> {
   try {
-    return await response.text();
+    return await response.body.text();
   } catch (error) {
     throw transportError(method, path, error);
   }
@@ -168,10 +172,13 @@ async function readBody(response: Response, method: string, path: string): Promi
 
 function transportError(method: string, path: string, error: unknown): InstaVmTransportError {
   const name = (error as { name?: string }).name;
+  // `fetch` wrapped a socket's error in a TypeError's cause; `request` throws it as it is.
+  const { code = '' } = ((error as { cause?: { code?: string } }).cause ?? error) as {
+    code?: string;
+  };
   if (name === 'TimeoutError')
     return new InstaVmTransportError(method, path, 'timeout', true, error);
   if (name === 'AbortError') return new InstaVmTransportError(method, path, 'other', true, error);
-  const code = (error as { cause?: { code?: string } }).cause?.code ?? '';
   const sent = !NOT_SENT_CODES.has(code);
   if (code === 'ECONNREFUSED')
     return new InstaVmTransportError(method, path, 'refused', sent, error);
@@ -188,9 +195,12 @@ function transportError(method: string, path: string, error: unknown): InstaVmTr
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in ms; undefined when absent or unreadable. */
-export function retryAfterMs(response: Response, now = Date.now()): number | undefined {
-  const header = response.headers.get('retry-after');
-  if (header === null || header.trim() === '') return undefined;
+export function retryAfterMs(
+  value: string | string[] | undefined,
+  now = Date.now(),
+): number | undefined {
+  const header = Array.isArray(value) ? value[0] : value;
+  if (header === undefined || header.trim() === '') return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(header);
