@@ -6,7 +6,7 @@
  * snapshot of the last commit instead of the work tree.
  */
 import { killAllStarted, pinSelf } from './lib/processes.js';
-import { snapshotOfHead } from './lib/snapshot.js';
+import { snapshotOf, snapshotOfHead } from './lib/snapshot.js';
 import { writePlots } from './plot.js';
 import { runIngressScenario } from './scenarios/ingress.js';
 import { runInstructionCount } from './scenarios/instructions.js';
@@ -34,7 +34,11 @@ function chosen(): ScenarioName[] {
   return names.length > 0 ? names : (Object.keys(SCENARIOS) as ScenarioName[]);
 }
 
-if (process.argv.includes('--head') && !process.env.BENCH_APP_ROOT) {
+if (process.env.BENCH_AT && !process.env.BENCH_APP_ROOT) {
+  const { dir, commit } = snapshotOf(process.env.BENCH_AT);
+  process.env.BENCH_APP_ROOT = dir;
+  process.stdout.write(`measuring commit ${commit} from ${dir}\n`);
+} else if (process.argv.includes('--head') && !process.env.BENCH_APP_ROOT) {
   const { dir, commit } = snapshotOfHead();
   process.env.BENCH_APP_ROOT = dir;
   process.stdout.write(`measuring commit ${commit} from ${dir}\n`);

@@ -11,12 +11,12 @@ export interface LoadSettings {
   durationSeconds?: number;
   /** Requests to send in all (the run then ends when they are answered). */
   amount?: number;
-  /** Open loop: requests per second across all connections. */
-  overallRate?: number;
 }
 
 export interface LoadResult {
+  /** Closed loop: open connections (0 for a paced run, see paced.ts). */
   connections: number;
+  /** Paced runs: deliveries sent per second; null for a closed loop. */
   overallRate: number | null;
   durationSeconds: number;
   sent: number;
@@ -33,8 +33,8 @@ export interface LoadResult {
 }
 
 /**
- * Posts the pre-signed deliveries to `url` with autocannon, each at most once while the list
- * lasts, bounded by `durationSeconds` or `amount`.
+ * Posts the pre-signed deliveries to `url` with autocannon in a closed loop, each at most once
+ * while the list lasts, bounded by `durationSeconds` or `amount`. Open-loop runs use paced.ts.
  */
 export async function postDeliveries(settings: LoadSettings): Promise<LoadResult> {
   const { deliveries } = settings;
@@ -46,7 +46,6 @@ export async function postDeliveries(settings: LoadSettings): Promise<LoadResult
     connections: settings.connections,
     duration: settings.durationSeconds ?? 60,
     amount: settings.amount,
-    overallRate: settings.overallRate,
     timeout: 10,
     requests: [
       {
@@ -68,7 +67,7 @@ export async function postDeliveries(settings: LoadSettings): Promise<LoadResult
   });
   return {
     connections: settings.connections,
-    overallRate: settings.overallRate ?? null,
+    overallRate: null,
     durationSeconds: round(result.duration),
     sent: result.requests.sent,
     answeredPerSecond: Math.round(latencies.length / result.duration),

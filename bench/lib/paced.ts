@@ -15,13 +15,15 @@ export interface PacedSettings {
 /**
  * Open loop at an even pace: one delivery every 1 / rate seconds, whatever the answers do.
  * autocannon's `overallRate` sends each second's quota in a burst at the start of the second
- * (see docs/benchmarks.md), which measures a burst of `rate` sessions, not a steady `rate` per
- * second; spawn latency is about the steady case. Deliveries whose time has come while the
- * timer slept leave together, so a late timer makes a small burst, never a lower rate.
+ * (see docs/benchmarks.md): a burst of `rate` deliveries, not a steady `rate` per second, and
+ * the spawn scenario and the ingress's rate row are about the steady case. Deliveries whose
+ * time came while the timer slept leave together: a late timer makes a small burst, never a
+ * lower rate.
  */
 export async function postPaced(settings: PacedSettings): Promise<LoadResult> {
   const url = new URL(settings.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle sockets close before the server's 5 s keep-alive ends, so none is reused as it closes.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const total = Math.min(
     settings.deliveries.length,
     Math.round(settings.rate * settings.durationSeconds),

@@ -11,13 +11,18 @@ import { ROOT } from './processes.js';
  * (each package's own node_modules holds relative links, copied as they are).
  */
 export function snapshotOfHead(): { dir: string; commit: string } {
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT })
+  return snapshotOf('HEAD');
+}
+
+/** The same for any commit (`BENCH_AT=<commit> pnpm bench …`: an earlier commit, for an A/B). */
+export function snapshotOf(rev: string): { dir: string; commit: string } {
+  const commit = execFileSync('git', ['rev-parse', '--short', rev], { cwd: ROOT })
     .toString()
     .trim();
   const dir = join(tmpdir(), `cma-fleet-bench-${commit}`);
   if (existsSync(join(dir, 'package.json'))) return { dir, commit };
   mkdirSync(dir, { recursive: true });
-  const archive = execFileSync('git', ['archive', '--format=tar', 'HEAD'], {
+  const archive = execFileSync('git', ['archive', '--format=tar', commit], {
     cwd: ROOT,
     maxBuffer: 512 * 1024 * 1024,
   });

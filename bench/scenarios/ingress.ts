@@ -5,6 +5,7 @@ import { newSigningKey } from '../../test/helpers/sign.js';
 import { type CpuUse, measureCpu } from '../lib/cpu.js';
 import { type DeliveryKind, makeDeliveries } from '../lib/deliveries.js';
 import { type LoadResult, postDeliveries } from '../lib/load.js';
+import { postPaced } from '../lib/paced.js';
 import {
   type BenchProcess,
   rssMiB,
@@ -195,17 +196,14 @@ async function closedRun(
   );
 }
 
-/** Open loop for a fixed time (not a fixed count, which a slow target would stretch). */
+/**
+ * Open loop for a fixed time (not a fixed count, which a slow target would stretch), evenly
+ * paced: autocannon's `overallRate` would send each second's quota as one burst.
+ */
 async function rateRun(ctx: LoadContext, rate: number, seconds: number): Promise<IngressRun> {
   const deliveries = makeDeliveries(ctx.signingKey, 'accepted', rate * seconds + 1000, 'b1r');
   return measured(ctx, 'accepted', 'rate', () =>
-    postDeliveries({
-      url: ctx.url,
-      deliveries,
-      connections: 64,
-      overallRate: rate,
-      durationSeconds: seconds,
-    }),
+    postPaced({ url: ctx.url, deliveries, rate, durationSeconds: seconds }),
   );
 }
 
@@ -237,7 +235,7 @@ function report(runs: IngressRun[], memory: Record<string, number | undefined>):
     runs.map((run) => ({
       target: run.target,
       deliveries: run.kind,
-      load: run.mode === 'rate' ? `${run.overallRate}/s open loop` : `${run.connections} conn`,
+      load: run.mode === 'rate' ? `${run.overallRate}/s paced` : `${run.connections} conn`,
       'answers/s': run.answeredPerSecond,
       'p50 ms': run.latencyMs.p50,
       'p99 ms': run.latencyMs.p99,
