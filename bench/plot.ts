@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './lib/processes.js';
 import { readResult, resultFile } from './lib/results.js';
-import { ingressLatencyChart, spawnLatencyChart } from './plot/plots.js';
+import { ingressLatencyChart, ingressPacedChart, spawnLatencyChart } from './plot/plots.js';
 import type { IngressRun } from './scenarios/ingress.js';
 import type { SpawnPoint } from './scenarios/spawn-latency.js';
 
@@ -19,6 +19,7 @@ export function writePlots(): string[] {
   if (existsSync(resultFile('ingress'))) {
     const { runs } = readResult<{ runs: IngressRun[] }>('ingress');
     written.push(write('ingress-latency.svg', ingressLatencyChart(runs)));
+    written.push(write('ingress-paced.svg', ingressPacedChart(runs)));
   }
   if (existsSync(resultFile('spawn-latency'))) {
     const { points } = readResult<{ points: SpawnPoint[] }>('spawn-latency');

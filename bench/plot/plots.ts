@@ -45,6 +45,47 @@ export function ingressLatencyChart(runs: IngressRun[]): string {
   });
 }
 
+/** Answer time against a steady offered rate (the paced open-loop runs), ingress and baseline. */
+export function ingressPacedChart(runs: IngressRun[]): string {
+  const paced = (target: IngressRun['target']) =>
+    runs.filter((run) => run.target === target && run.kind === 'accepted' && run.mode === 'rate');
+  const ingress = paced('ingress');
+  const baseline = paced('baseline');
+  const rates = ingress.map((run) => run.overallRate ?? 0);
+  const at = (list: IngressRun[], pick: (run: IngressRun) => number) =>
+    rates.map((rate) => {
+      const run = list.find((candidate) => candidate.overallRate === rate);
+      return run ? pick(run) : Number.NaN;
+    });
+  const series: ChartSeries[] = [
+    { name: 'ingress p99', values: at(ingress, (r) => r.latencyMs.p99), color: COLORS.ingress },
+    {
+      name: 'ingress p50',
+      values: at(ingress, (r) => r.latencyMs.p50),
+      color: COLORS.ingress,
+      dashed: true,
+    },
+    { name: 'baseline p99', values: at(baseline, (r) => r.latencyMs.p99), color: COLORS.baseline },
+    {
+      name: 'baseline p50',
+      values: at(baseline, (r) => r.latencyMs.p50),
+      color: COLORS.baseline,
+      dashed: true,
+    },
+  ];
+  return renderChart({
+    title: 'Webhook answer time at a steady rate (one core)',
+    xLabel: 'deliveries per second, evenly paced (below: ingress / baseline % of their core)',
+    yLabel: 'latency, ms (log scale)',
+    xTicks: rates.map(String),
+    notes: rates.map((_, i) => {
+      const cpu = [ingress[i], baseline[i]].map((run) => run?.cpu.percent.target ?? '-');
+      return `${cpu[0]} / ${cpu[1]} %`;
+    }),
+    series,
+  });
+}
+
 /** Spawn latency (delivery to create call, and to running) against new sessions per second. */
 export function spawnLatencyChart(points: SpawnPoint[]): string {
   const rates = [...new Set(points.map((point) => point.rate))];

@@ -25,9 +25,9 @@ export interface IngressSettings {
   /** Closed-loop concurrency levels of the latency-against-load sweep. */
   sweepConnections: number[];
   sweepSeconds: number;
-  /** The open-loop check of the target: this many deliveries per second. */
-  targetRate: number;
-  targetSeconds: number;
+  /** Open loop, evenly paced: deliveries per second of each run (the target is 3,000). */
+  pacedRates: number[];
+  pacedSeconds: number;
   /** Concurrency of the rejected and ignored runs. */
   otherConnections: number;
   otherSeconds: number;
@@ -40,8 +40,8 @@ export interface IngressSettings {
 export const DEFAULT_INGRESS: IngressSettings = {
   sweepConnections: [1, 4, 16, 64, 256],
   sweepSeconds: 5,
-  targetRate: 3000,
-  targetSeconds: 10,
+  pacedRates: [1000, 2000, 3000],
+  pacedSeconds: 10,
   otherConnections: 64,
   otherSeconds: 5,
 };
@@ -162,7 +162,7 @@ interface LoadContext {
   pids: Record<string, number>;
 }
 
-/** Warm-up, the accepted sweep, the open-loop target check, then rejected and ignored. */
+/** Warm-up, the accepted sweep, the paced open-loop runs, then rejected and ignored. */
 async function loadTarget(
   ctx: LoadContext,
   settings: IngressSettings,
@@ -175,8 +175,10 @@ async function loadTarget(
     await flusher?.flushall();
     runs.push(await closedRun(ctx, 'accepted', connections, settings.sweepSeconds));
   }
-  await flusher?.flushall();
-  runs.push(await rateRun(ctx, settings.targetRate, settings.targetSeconds));
+  for (const rate of settings.pacedRates) {
+    await flusher?.flushall();
+    runs.push(await rateRun(ctx, rate, settings.pacedSeconds));
+  }
   for (const kind of ['rejected', 'ignored'] as const) {
     runs.push(await closedRun(ctx, kind, settings.otherConnections, settings.otherSeconds));
   }

@@ -31,7 +31,7 @@ export const DEFAULT_SPAWN: SpawnSettings = {
     { createDelayMs: 200, concurrency: 100 },
   ],
   rates: [10, 100, 500],
-  seconds: { 10: 5, 100: 4, 500: 3 },
+  seconds: { 10: 10, 100: 8, 500: 3 },
   drainTimeoutMs: 45_000,
 };
 
