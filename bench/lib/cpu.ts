@@ -15,13 +15,19 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
-/** Busy CPU seconds of the whole machine (all cores) so far. */
-export function machineBusySeconds(): number {
+/**
+ * CPU seconds of the whole machine (all cores) so far: busy in this VM, and stolen (time our
+ * virtual CPUs were ready to run but the host ran something else; /proc/stat's 8th field).
+ */
+export function machineSeconds(): { busy: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const ticks = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = ticks.reduce((sum, value) => sum + value, 0);
-  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-  return (total - idle) / TICKS_PER_SECOND;
+  // user nice system idle iowait irq softirq steal guest guest_nice; guests are inside user.
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
+  return {
+    busy: (user + nice + system + irq + softirq) / TICKS_PER_SECOND,
+    steal: steal / TICKS_PER_SECOND,
+  };
 }
 
 export interface CpuUse {
@@ -29,6 +35,8 @@ export interface CpuUse {
   percent: Record<string, number>;
   /** Busy CPU of every other process on the machine, in percent of one core: the noise. */
   othersPercent: number;
+  /** CPU the host took from this VM meanwhile, in percent of one core: noise from outside. */
+  stealPercent: number;
 }
 
 /** Measures CPU use of `pids` (and of everything else) across `work`. */
@@ -39,7 +47,7 @@ export async function measureCpu<T>(
   const read = () =>
     Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, processCpuSeconds(p)]));
   const before = read();
-  const machineBefore = machineBusySeconds();
+  const machineBefore = machineSeconds();
   const started = performance.now();
   const value = await work();
   const seconds = (performance.now() - started) / 1000;
@@ -51,9 +59,15 @@ export async function measureCpu<T>(
     watched += used;
     percent[name] = Math.round((used / seconds) * 100);
   }
-  const others = machineBusySeconds() - machineBefore - watched;
+  const machineAfter = machineSeconds();
+  const others = machineAfter.busy - machineBefore.busy - watched;
+  const steal = machineAfter.steal - machineBefore.steal;
   return {
     value,
-    cpu: { percent, othersPercent: Math.max(0, Math.round((others / seconds) * 100)) },
+    cpu: {
+      percent,
+      othersPercent: Math.max(0, Math.round((others / seconds) * 100)),
+      stealPercent: Math.round((steal / seconds) * 100),
+    },
   };
 }

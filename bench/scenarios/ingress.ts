@@ -249,6 +249,7 @@ function report(runs: IngressRun[], memory: Record<string, number | undefined>):
       'target cpu %': run.cpu.percent.target ?? 0,
       'answers/cpu-s': run.answersPerTargetCpuSecond,
       'others cpu %': run.cpu.othersPercent,
+      'steal %': run.cpu.stealPercent,
     })),
   );
   printTable('Scenario 4: resident memory (MiB)', [

@@ -34,6 +34,8 @@ export interface ScaleOutPoint {
   /** CPU of each kind of process, in percent of one core (spawners added up). */
   cpuPercent: Record<string, number>;
   othersCpuPercent: number;
+  /** CPU the host took from this VM meanwhile (see cpu.ts). */
+  stealPercent: number;
   /** Spawner CPU (all processes) per worker started. */
   spawnerCpuMsPerSpawn: number;
 }
@@ -109,6 +111,7 @@ async function measure(
       redis: cpu.percent.redis ?? 0,
     },
     othersCpuPercent: cpu.othersPercent,
+    stealPercent: cpu.stealPercent,
     spawnerCpuMsPerSpawn:
       runningAt.size > 0 ? round((spawnerCpu * 10 * elapsedSeconds) / runningAt.size, 1) : 0,
   };
@@ -127,6 +130,7 @@ function report(points: ScaleOutPoint[]): void {
       'fake cpu %': point.cpuPercent.fake ?? 0,
       'redis cpu %': point.cpuPercent.redis ?? 0,
       'others cpu %': point.othersCpuPercent,
+      'steal %': point.stealPercent,
     })),
   );
 }

@@ -52,6 +52,8 @@ export interface SpawnPoint extends SpawnCase {
   cpuPercent: Record<string, number>;
   /** CPU everything else on the machine used meanwhile: the noise. */
   othersCpuPercent: number;
+  /** CPU the host took from this VM meanwhile (see cpu.ts). */
+  stealPercent: number;
   /** The spawner's CPU per worker started: what bounds one process once I/O waits overlap. */
   spawnerCpuMsPerSpawn: number;
 }
@@ -156,6 +158,7 @@ async function measurePoint(
     ingressAnswerMs: load.latencyMs,
     cpuPercent: cpu.percent,
     othersCpuPercent: cpu.othersPercent,
+    stealPercent: cpu.stealPercent,
     spawnerCpuMsPerSpawn:
       runningAt.size > 0 ? round((spawnerCpuSeconds * 1000) / runningAt.size, 1) : 0,
   };
@@ -218,6 +221,7 @@ function report(points: SpawnPoint[], memory: Record<string, number>): void {
       'ingress p99': point.ingressAnswerMs.p99,
       'spawner cpu ms/spawn': point.spawnerCpuMsPerSpawn,
       'others cpu %': point.othersCpuPercent,
+      'steal %': point.stealPercent,
     })),
   );
 }
