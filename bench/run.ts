@@ -1,9 +1,10 @@
 /**
  * `pnpm bench`: every scenario in turn, each writing bench/results/<scenario>.json and printing
  * its table, then the plots in docs/benchmarks/. `pnpm bench ingress spawn` runs only the named
- * ones; `pnpm bench profile` profiles the ingress and `pnpm bench instructions` counts its
- * instructions per delivery under valgrind (neither is part of the suite); `--head` measures a
- * snapshot of the last commit instead of the work tree.
+ * ones; `pnpm bench profile` profiles the ingress, `pnpm bench profile-spawner` the spawner,
+ * and `pnpm bench instructions` counts the ingress's instructions per delivery under valgrind
+ * (none of them is part of the suite); `--head` measures a snapshot of the last commit instead
+ * of the work tree, `BENCH_AT=<commit>` one of any commit.
  */
 import { killAllStarted, pinSelf } from './lib/processes.js';
 import { snapshotOf, snapshotOfHead } from './lib/snapshot.js';
@@ -11,6 +12,7 @@ import { writePlots } from './plot.js';
 import { runIngressScenario } from './scenarios/ingress.js';
 import { runInstructionCount } from './scenarios/instructions.js';
 import { runIngressProfile } from './scenarios/profile-ingress.js';
+import { runSpawnerProfile } from './scenarios/profile-spawner.js';
 import { runScaleOutScenario } from './scenarios/scale-out.js';
 import { runSpawnScenario } from './scenarios/spawn-latency.js';
 
@@ -23,6 +25,7 @@ const SCENARIOS = {
 /** Run only when named: not part of the measured suite. */
 const EXTRAS = {
   profile: () => runIngressProfile(),
+  'profile-spawner': () => runSpawnerProfile(),
   instructions: () => runInstructionCount(),
 } as const;
 
