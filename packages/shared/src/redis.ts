@@ -26,8 +26,11 @@ export function redisOptions(purpose: RedisPurpose): RedisOptions {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: 1000,
-      // Concurrent deliveries' commands leave in one write instead of one each.
-      enableAutoPipelining: true,
+      // No auto-pipelining: measured, it made a delivery slower and dearer, most at low load
+      // (one connection: p99 6.5 -> 2.8 ms, 1.5x the deliveries per CPU second without it). Each
+      // batch waits for the next tick and builds a Pipeline that copies every script defined on
+      // the connection (BullMQ defines 65), and a batch's replies resolve together.
+      enableAutoPipelining: false,
     };
   }
   return { ...shared, maxRetriesPerRequest: null, enableOfflineQueue: true };
