@@ -30,6 +30,12 @@ export interface LoadResult {
   reused: number;
   /** Response time in ms of every answer, sub-millisecond (autocannon's own is whole ms). */
   latencyMs: Summary;
+  /**
+   * Paced runs: how late each delivery left against its schedule, in ms. A stalled load
+   * generator sends the deliveries that fell due meanwhile as one burst, which the target then
+   * queues: large lags say a latency spike came from the sender's side.
+   */
+  sendLagMs?: Summary;
 }
 
 /**

@@ -29,6 +29,7 @@ export async function postPaced(settings: PacedSettings): Promise<LoadResult> {
     Math.round(settings.rate * settings.durationSeconds),
   );
   const latencies: number[] = [];
+  const lags: number[] = [];
   const statuses: Record<string, number> = {};
   let errors = 0;
   const answers: Promise<void>[] = [];
@@ -39,7 +40,9 @@ export async function postPaced(settings: PacedSettings): Promise<LoadResult> {
       total,
       Math.floor(((performance.now() - started) * settings.rate) / 1000) + 1,
     );
+    const now = performance.now();
     for (; sent < due; sent += 1) {
+      lags.push(now - (started + (sent * 1000) / settings.rate));
       const delivery = settings.deliveries[sent] as Delivery;
       answers.push(
         postOne(url, agent, delivery).then(
@@ -70,6 +73,7 @@ export async function postPaced(settings: PacedSettings): Promise<LoadResult> {
     timeouts: 0,
     reused: 0,
     latencyMs: summarize(latencies),
+    sendLagMs: summarize(lags),
   };
 }
 

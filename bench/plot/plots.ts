@@ -52,11 +52,16 @@ export function ingressPacedChart(runs: IngressRun[]): string {
   const ingress = paced('ingress');
   const baseline = paced('baseline');
   const rates = ingress.map((run) => run.overallRate ?? 0);
+  // The target rate runs more than once; rows pair up by position (the two took turns).
   const at = (list: IngressRun[], pick: (run: IngressRun) => number) =>
-    rates.map((rate) => {
-      const run = list.find((candidate) => candidate.overallRate === rate);
+    rates.map((_, i) => {
+      const run = list[i];
       return run ? pick(run) : Number.NaN;
     });
+  const ticks = rates.map((rate, i) => {
+    const round = rates.slice(0, i + 1).filter((r) => r === rate).length;
+    return round === 1 ? String(rate) : `${rate} #${round}`;
+  });
   const series: ChartSeries[] = [
     { name: 'ingress p99', values: at(ingress, (r) => r.latencyMs.p99), color: COLORS.ingress },
     {
@@ -77,7 +82,7 @@ export function ingressPacedChart(runs: IngressRun[]): string {
     title: 'Webhook answer time at a steady rate (one core)',
     xLabel: 'deliveries per second, evenly paced (below: ingress / baseline % of their core)',
     yLabel: 'latency, ms (log scale)',
-    xTicks: rates.map(String),
+    xTicks: ticks,
     notes: rates.map((_, i) => {
       const cpu = [ingress[i], baseline[i]].map((run) => run?.cpu.percent.target ?? '-');
       return `${cpu[0]} / ${cpu[1]} %`;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { newSigningKey } from '../../test/helpers/sign.js';
 import { summarizeProfile } from '../lib/cpu-profile.js';
 import { makeDeliveries } from '../lib/deliveries.js';
-import { postDeliveries } from '../lib/load.js';
+import { type LoadResult, postDeliveries } from '../lib/load.js';
+import { postPaced } from '../lib/paced.js';
 import { RESULTS_DIR } from '../lib/processes.js';
 import { startBenchRedis } from '../lib/redis.js';
 import { printTable, writeResult } from '../lib/results.js';
@@ -17,9 +18,12 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 /**
  * `pnpm bench profile`: the ingress under accepted deliveries (16 connections, one core) with
  * V8's sampling profiler on; sums the samples of the loaded window by package, function and
- * call tree. PROFILE_ENV_<NAME>=value sets NAME in the ingress's environment (LOG_LEVEL=warn...).
+ * call tree. PROFILE_RATE=3000 sends that many deliveries per second evenly paced instead (the
+ * open-loop case, where deliveries batch less). PROFILE_ENV_<NAME>=value sets NAME in the
+ * ingress's environment (LOG_LEVEL=warn...).
  */
 export async function runIngressProfile(seconds = 8, connections = 16) {
+  const rate = process.env.PROFILE_RATE ? Number(process.env.PROFILE_RATE) : undefined;
   rmSync(PROFILES_DIR, { recursive: true, force: true });
   mkdirSync(PROFILES_DIR, { recursive: true });
   const signingKey = newSigningKey();
@@ -36,12 +40,14 @@ export async function runIngressProfile(seconds = 8, connections = 16) {
     await postDeliveries({ url: ingress.url, deliveries: warm, connections, durationSeconds: 2 });
     const deliveries = makeDeliveries(signingKey, 'accepted', seconds * 15_000, 'prof');
     const from = monotonicUs();
-    const load = await postDeliveries({
-      url: ingress.url,
-      deliveries,
-      connections,
-      durationSeconds: seconds,
-    });
+    const load: LoadResult = rate
+      ? await postPaced({ url: ingress.url, deliveries, rate, durationSeconds: seconds })
+      : await postDeliveries({
+          url: ingress.url,
+          deliveries,
+          connections,
+          durationSeconds: seconds,
+        });
     window = { from, to: monotonicUs() };
     answersPerSecond = load.answeredPerSecond;
     await ingress.proc.stop();
@@ -55,6 +61,7 @@ export async function runIngressProfile(seconds = 8, connections = 16) {
   writeResult('profile-ingress', {
     scenario: 'profile-ingress',
     env,
+    load: rate ? `${rate}/s evenly paced` : `${connections} connections, closed loop`,
     answersPerSecond,
     profile: join(PROFILES_DIR, file),
     windowUs: window,
