@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { printTable } from './results.js';
 
 /** The parts of a V8 .cpuprofile this reads. */
 interface CpuProfile {
@@ -152,4 +153,17 @@ export function areaOf(functionName: string, url: string): string {
   const internal = url.match(/^node:(?:internal\/)?([^/]+)/);
   if (internal?.[1]) return `node:${internal[1]}`;
   return url;
+}
+
+/** Prints a profile's four tables; `who` names the process, `load` what it was under. */
+export function printProfile(who: string, load: string, summary: ProfileSummary): void {
+  const show = (title: string, rows: ProfileRow[]) =>
+    printTable(
+      title,
+      rows.map((row) => ({ '%': row.percent, where: row.name })),
+    );
+  show(`${who} profile by layer (${summary.samples} samples, ${load})`, summary.byLayer);
+  show(`${who} profile by area (self time)`, summary.byArea);
+  show(`${who} profile: self time`, summary.topSelf);
+  show(`${who} profile: inclusive time`, summary.topInclusive);
 }

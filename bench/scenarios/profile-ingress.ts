@@ -1,13 +1,13 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { newSigningKey } from '../../test/helpers/sign.js';
-import { summarizeProfile } from '../lib/cpu-profile.js';
+import { printProfile, summarizeProfile } from '../lib/cpu-profile.js';
 import { makeDeliveries } from '../lib/deliveries.js';
 import { type LoadResult, postDeliveries } from '../lib/load.js';
 import { postPaced } from '../lib/paced.js';
 import { RESULTS_DIR } from '../lib/processes.js';
 import { startBenchRedis } from '../lib/redis.js';
-import { printTable, writeResult } from '../lib/results.js';
+import { writeResult } from '../lib/results.js';
 import { DEFAULT_INGRESS, startIngress } from './ingress.js';
 
 const PROFILES_DIR = join(RESULTS_DIR, 'profiles');
@@ -67,18 +67,7 @@ export async function runIngressProfile(seconds = 8, connections = 16) {
     windowUs: window,
     summary,
   });
-  const show = (title: string, rows: Array<{ name: string; percent: number }>) =>
-    printTable(
-      title,
-      rows.map((row) => ({ '%': row.percent, where: row.name })),
-    );
-  show(
-    `Ingress profile by layer (${summary.samples} samples, ${answersPerSecond}/s)`,
-    summary.byLayer,
-  );
-  show('Ingress profile by area (self time)', summary.byArea);
-  show('Ingress profile: self time', summary.topSelf);
-  show('Ingress profile: inclusive time', summary.topInclusive);
+  printProfile('Ingress', `${answersPerSecond}/s`, summary);
   return summary;
 }
 

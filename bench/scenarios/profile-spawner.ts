@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { summarizeProfile } from '../lib/cpu-profile.js';
+import { printProfile, summarizeProfile } from '../lib/cpu-profile.js';
 import { makeDeliveries, sessionOf } from '../lib/deliveries.js';
 import { startFleet } from '../lib/fleet.js';
 import { postPaced } from '../lib/paced.js';
 import { RESULTS_DIR } from '../lib/processes.js';
-import { printTable, writeResult } from '../lib/results.js';
+import { writeResult } from '../lib/results.js';
 import { waitForRunning } from './spawn-latency.js';
 
 const PROFILES_DIR = join(RESULTS_DIR, 'spawner-profiles');
@@ -60,17 +60,6 @@ export async function runSpawnerProfile(rate = 100, seconds = 4) {
     windowUs: window,
     summary,
   });
-  const show = (title: string, rows: Array<{ name: string; percent: number }>) =>
-    printTable(
-      title,
-      rows.map((row) => ({ '%': row.percent, where: row.name })),
-    );
-  show(
-    `Spawner profile by layer (${summary.samples} samples, ${running} workers)`,
-    summary.byLayer,
-  );
-  show('Spawner profile by area (self time)', summary.byArea);
-  show('Spawner profile: self time', summary.topSelf);
-  show('Spawner profile: inclusive time', summary.topInclusive);
+  printProfile('Spawner', `${running} workers`, summary);
   return summary;
 }
