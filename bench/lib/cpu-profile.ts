@@ -13,6 +13,9 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** CLOCK_MONOTONIC in microseconds: the clock of V8's profile timestamps on Linux. */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 export interface ProfileRow {
   name: string;
   /** Share of the non-idle samples, in percent. */

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { newSigningKey } from '../../test/helpers/sign.js';
-import { printProfile, summarizeProfile } from '../lib/cpu-profile.js';
+import { monotonicUs, printProfile, summarizeProfile } from '../lib/cpu-profile.js';
 import { makeDeliveries } from '../lib/deliveries.js';
 import { type LoadResult, postDeliveries } from '../lib/load.js';
 import { postPaced } from '../lib/paced.js';
@@ -11,9 +11,6 @@ import { writeResult } from '../lib/results.js';
 import { DEFAULT_INGRESS, startIngress } from './ingress.js';
 
 const PROFILES_DIR = join(RESULTS_DIR, 'profiles');
-
-/** CLOCK_MONOTONIC in microseconds: the clock of V8's profile timestamps on Linux. */
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
  * `pnpm bench profile`: the ingress under accepted deliveries (16 connections, one core) with

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { printProfile, summarizeProfile } from '../lib/cpu-profile.js';
+import { monotonicUs, printProfile, summarizeProfile } from '../lib/cpu-profile.js';
 import { makeDeliveries, sessionOf } from '../lib/deliveries.js';
 import { startFleet } from '../lib/fleet.js';
 import { postPaced } from '../lib/paced.js';
@@ -9,9 +9,6 @@ import { writeResult } from '../lib/results.js';
 import { waitForRunning } from './spawn-latency.js';
 
 const PROFILES_DIR = join(RESULTS_DIR, 'spawner-profiles');
-
-/** CLOCK_MONOTONIC in microseconds: the clock of V8's profile timestamps on Linux. */
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /**
  * `pnpm bench profile-spawner`: one spawner (default 10 slots) with V8's sampling profiler on,
